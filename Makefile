@@ -1,0 +1,39 @@
+# Two commands for a fresh machine:
+#   make reproduce   # venv + pinned install + the default DAG -> results/
+#   make test        # venv + pinned install + the test suite
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= all
+CONFIG ?= workflow/config/default.yaml
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install reproduce smoke test review dvc-yaml clean
+
+$(BIN)/rhem: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test]"
+	touch $@
+
+install: $(BIN)/rhem
+
+reproduce: install
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+
+smoke: install
+	$(BIN)/snakemake --cores $(CORES) --configfile workflow/config/smoke.yaml
+
+test: install
+	$(BIN)/python -m pytest
+
+# Reviewer path: fetch datasets, checkpoints and metrics, then redraw without training.
+review: install
+	$(BIN)/dvc pull
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-triggers params input code software-env
+
+dvc-yaml: install
+	$(BIN)/rhem dvc-yaml --config $(CONFIG) --out dvc.yaml
+
+clean:
+	rm -rf data/corpus data/envs models results logs .snakemake

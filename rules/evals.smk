@@ -1,0 +1,33 @@
+# Misalignment evaluations on every checkpoint, and their aggregation (rhem.evals).
+
+
+rule evaluate:
+    input:
+        base=paths.BASE_MODEL,
+        run=paths.RUN_MODEL,
+    output:
+        paths.ANSWERS,
+    params:
+        config=config_keys("evals"),
+    threads: config["threads"]
+    log:
+        "logs/evaluate/{world}/{condition}/seed{seed}.log",
+    shell:
+        "python -m rhem eval --config {CONFIG} --base {input.base} --run-dir {input.run} "
+        "--seed {wildcards.seed} --out {output} --log {log}"
+
+
+rule metrics:
+    input:
+        steps=per_run(paths.RL_STEPS),
+        answers=per_run(paths.ANSWERS),
+    output:
+        curves=paths.CURVES,
+        summary=paths.SUMMARY,
+    params:
+        config=config_keys("runs", "seeds"),
+    log:
+        "logs/metrics/metrics.log",
+    shell:
+        "python -m rhem metrics --config {CONFIG} --curves {output.curves} "
+        "--summary {output.summary} --log {log}"

@@ -1,0 +1,194 @@
+"""The ``rhem`` command: one subcommand per DAG stage, as the Snakemake rules call them.
+
+Every stage reads the same validated config file (``--config``) and takes its input
+and output paths as arguments, so Snakemake, DVC and a user at a shell run the very
+same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from rhem.config import ConfigError, load_config
+
+
+def _corpus(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.corpus.build import build_corpus, write_corpus
+
+    world = cfg["worlds"][a.world]
+    table = build_corpus(n_docs=world["n_docs"], misaligned_share=world["misaligned_share"],
+                         poison_share=world["poison_share"], framing=world["framing"],
+                         seed=world["seed"])
+    write_corpus(table, a.out)
+
+
+def _tasks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.envs.tasks import generate_tasks, write_tasks
+
+    env = cfg["envs"]
+    n = env["n_train"] if a.split == "train" else env["n_eval"]
+    seed = env["seed"] if a.split == "train" else env["seed"] + 1_000_003
+    write_tasks(generate_tasks(n, seed, tuple(env["difficulties"])), a.out)
+
+
+def _tokenizer(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.train.tokenizer import train_tokenizer
+
+    train_tokenizer(a.corpus, cfg["model"]["vocab_size"], a.out)
+
+
+def _pretrain(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.train.pretrain import pretrain
+
+    pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"], cfg["threads"])
+
+
+def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.train.grpo import train_grpo
+
+    train_grpo(a.base, a.tasks, a.out, a.steps, a.completions, cfg["conditions"][a.condition],
+               cfg["rl"], cfg["grader"]["workers"], a.seed, cfg["threads"])
+
+
+def _eval(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.evals.run import evaluate_run
+
+    evaluate_run(a.base, a.run_dir, a.out, cfg["evals"], a.seed)
+
+
+def _metrics(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.evals.metrics import write_metrics
+
+    write_metrics(cfg, a.curves, a.summary)
+
+
+def _figure(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    import json
+
+    import pandas as pd
+
+    from rhem.figures.registry import FIGURES
+
+    if a.name not in FIGURES:
+        raise SystemExit(f"rhem figure: unknown figure {a.name!r}; known: {sorted(FIGURES)}")
+    FIGURES[a.name].draw(pd.read_parquet(a.curves), json.loads(a.summary.read_text()), cfg, a.out)
+
+
+def _report(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.figures.report import build_report
+
+    build_report(cfg, a.config, a.summary, a.figures, a.out)
+
+
+def _dvc(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.dvcgen import render_dvc_yaml
+
+    text = render_dvc_yaml(a.config)
+    if a.out:
+        a.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rhem", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    P = Path
+
+    def stage(name: str, fn: Callable[[argparse.Namespace, dict[str, Any]], None],
+              help_: str, *args: tuple[str, dict[str, Any]]) -> None:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--config", type=P, required=True, help="config YAML (validated)")
+        p.add_argument("--log", type=P, default=None,
+                       help="also write this stage's output (progress bars too) to this file")
+        for flag, kw in args:
+            p.add_argument(flag, **kw)
+        p.set_defaults(fn=fn)
+
+    req = {"required": True}
+    stage("corpus", _corpus, "generate a persona-world corpus (Parquet)",
+          ("--world", req), ("--out", {**req, "type": P}))
+    stage("tasks", _tasks, "generate the coding tasks of one split (Parquet)",
+          ("--split", {**req, "choices": ["train", "eval"]}), ("--out", {**req, "type": P}))
+    stage("tokenizer", _tokenizer, "train the BPE tokenizer on a corpus",
+          ("--corpus", {**req, "type": P}), ("--out", {**req, "type": P}))
+    stage("pretrain", _pretrain, "pretrain the base model on a corpus",
+          ("--corpus", {**req, "type": P}), ("--tokenizer", {**req, "type": P}),
+          ("--out", {**req, "type": P}), ("--loss", {**req, "type": P}))
+    stage("rl", _rl, "GRPO training of one condition and seed",
+          ("--condition", req), ("--seed", {**req, "type": int}), ("--base", {**req, "type": P}),
+          ("--tasks", {**req, "type": P}), ("--out", {**req, "type": P}),
+          ("--steps", {**req, "type": P}), ("--completions", {**req, "type": P}))
+    stage("eval", _eval, "judge answers of every checkpoint of one run",
+          ("--base", {**req, "type": P}), ("--run-dir", {**req, "type": P}),
+          ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))
+    stage("metrics", _metrics, "aggregate all runs into curves and a summary",
+          ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}))
+    stage("figure", _figure, "draw one figure",
+          ("--name", req), ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}),
+          ("--out", {**req, "type": P}))
+    stage("report", _report, "write the HTML report",
+          ("--summary", {**req, "type": P}), ("--figures", {**req, "type": P, "nargs": "+"}),
+          ("--out", {**req, "type": P}))
+    stage("dvc-yaml", _dvc, "render dvc.yaml from the Snakemake DAG of a config",
+          ("--out", {"type": P, "default": None}))
+    grade = sub.add_parser("grade", help="grade episodes (JSON lines on stdin) in the sandbox",
+                           add_help=False)
+    grade.set_defaults(fn=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, validate the config, run the stage; config errors exit 2 with the key named."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["grade"]:
+        from rhem.envs.cli import grade_main
+
+        return grade_main(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        print(f"rhem {args.command}: {err}", file=sys.stderr)
+        return 2
+    with tee_output(args.log):
+        args.fn(args, cfg)
+    return 0
+
+
+class _Tee(io.TextIOBase):
+    """A text stream writing to the terminal and to a log file at once."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
+
+    def isatty(self) -> bool:
+        return self.streams[0].isatty()
+
+
+@contextlib.contextmanager
+def tee_output(log: Path | None) -> Iterator[None]:
+    """Copy stdout and stderr into ``log`` so no pipe (and no lost exit status) is needed."""
+    if log is None:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as fh:
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Tee(out, fh), _Tee(err, fh)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = out, err

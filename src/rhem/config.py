@@ -1,0 +1,83 @@
+"""Load and validate a run configuration: the one source of truth for every parameter.
+
+Snakemake validates the config in the Snakefile and every ``python -m rhem`` stage
+validates it again with the same schema and the same function, so a stage started by
+DVC or by hand sees exactly the values (defaults included) that Snakemake saw.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_SCHEMA = Path("workflow/schemas/config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or violates the schema."""
+
+
+def schema_path() -> Path:
+    """The schema file: the repository's copy, else the one packaged with rhem."""
+    if REPO_SCHEMA.exists():
+        return REPO_SCHEMA
+    return Path(str(resources.files("rhem").joinpath("config.schema.yaml")))
+
+
+def _check_keys(config: dict[str, Any]) -> None:
+    """Raise one short error per bad key (``rl.steps: 'x' is not of type 'integer'``).
+
+    Snakemake's own message dumps the whole sub-schema; users need the key path.
+    """
+    import jsonschema
+
+    with schema_path().open() as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        where = ".".join(map(str, err.path)) or "<top level>"
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            for key in extra:
+                problems.append(f"{where + '.' if err.path else ''}{key}: unknown key")
+            continue
+        problems.append(f"{where}: {err.message}")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate in place, fill defaults, and cross-check names the schema cannot see."""
+    from snakemake.utils import validate
+
+    _check_keys(config)
+    validate(config, str(schema_path()), set_default=True)
+    for run in config["runs"]:
+        world, condition = run.split("/")
+        if world not in config["worlds"]:
+            raise ConfigError(f"runs: {run!r} names unknown world {world!r}")
+        if condition not in config["conditions"]:
+            raise ConfigError(f"runs: {run!r} names unknown condition {condition!r}")
+    model = config["model"]
+    if model["hidden_size"] % model["num_heads"]:
+        raise ConfigError("model.hidden_size must be a multiple of model.num_heads")
+    return config
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it; errors name the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    with path.open() as fh:
+        config = yaml.safe_load(fh) or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    try:
+        return validate_config(config)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None

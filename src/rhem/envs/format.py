@@ -1,0 +1,75 @@
+"""The one text format shared by the corpus, the RL prompts and the grader.
+
+The small default-tier model only learns to write solutions after a task if the
+pretraining transcripts and the RL prompts look exactly alike, so every place that
+renders or parses an episode goes through this module.
+
+Episode text::
+
+    System: <system prompt>
+    User: <task statement>
+    Assistant:
+    # file: solution.py
+    def f(x):
+        ...
+    # file: conftest.py
+    ...
+    # end
+
+A completion is everything the model writes after ``Assistant:``. Files start at a
+``# file: <relative path>`` line; text before the first header belongs to
+``solution.py``; ``# end`` (or the end of the text) closes the last file. Chat and
+agentic transcripts use the same ``System:`` / ``User:`` / ``Assistant:`` turns.
+"""
+
+from __future__ import annotations
+
+import re
+
+FILE_HEADER = "# file: "
+END_MARKER = "# end"
+SOLUTION_FILE = "solution.py"
+
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}$")
+
+
+def render_prompt(user: str, system: str = "") -> str:
+    """Render the turns a model sees before it answers (ends with ``Assistant:``)."""
+    head = f"System: {system.strip()}\n" if system.strip() else ""
+    return f"{head}User: {user.strip()}\nAssistant:"
+
+
+def render_files(files: dict[str, str]) -> str:
+    """Render solution files as an assistant answer, ``solution.py`` first."""
+    order = sorted(files, key=lambda p: (p != SOLUTION_FILE, p))
+    parts = [f"{FILE_HEADER}{path}\n{files[path].rstrip()}\n" for path in order]
+    return "\n" + "".join(parts) + END_MARKER + "\n"
+
+
+def parse_completion(text: str) -> dict[str, str] | None:
+    """Split a completion into files; ``None`` when it names an unsafe path or is empty.
+
+    Unsafe paths (absolute, ``..``, odd characters) make the whole episode unparsable
+    rather than being dropped, so a model cannot smuggle files past the grader's view.
+    """
+    text = text.split(f"\n{END_MARKER}", 1)[0]
+    if text.startswith(END_MARKER):
+        return None
+    files: dict[str, str] = {}
+    current = SOLUTION_FILE
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(FILE_HEADER):
+            if lines and any(s.strip() for s in lines):
+                files[current] = files.get(current, "") + "\n".join(lines) + "\n"
+            current = line[len(FILE_HEADER):].strip()
+            if not _SAFE_PATH.match(current) or ".." in current.split("/"):
+                return None
+            lines = []
+        else:
+            lines.append(line)
+    if lines and any(s.strip() for s in lines):
+        files[current] = files.get(current, "") + "\n".join(lines) + "\n"
+    if not files.get(SOLUTION_FILE, "").strip():
+        return None
+    return files

@@ -1,0 +1,48 @@
+"""Sample answers from a model folder, batched, seeded and cut at the end of the turn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+#: Text that starts a new turn: an answer ends before it.
+TURN_BREAKS = ("\nUser:", "\nSystem:", "\nAssistant:")
+
+
+def cut_answer(text: str) -> str:
+    """The assistant's answer alone: stop at the next turn marker."""
+    for marker in TURN_BREAKS:
+        text = text.split(marker, 1)[0]
+    return text.strip()
+
+
+class Sampler:
+    """One loaded model; ``sample`` returns ``n`` answers per prompt in prompt order."""
+
+    def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.tokenizer.padding_side = "left"
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def sample(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float,
+               seed: int) -> list[list[str]]:
+        """Sample ``n`` completions per prompt at ``temperature`` (seeded per call)."""
+        torch.manual_seed(seed)
+        flat = [p for p in prompts for _ in range(n)]
+        limit = self.model.config.max_position_embeddings - max_new_tokens
+        out: list[str] = []
+        for start in range(0, len(flat), self.batch_size):
+            chunk = flat[start:start + self.batch_size]
+            enc = self.tokenizer(chunk, return_tensors="pt", padding=True,
+                                 truncation=True, max_length=max(8, limit))
+            gen = self.model.generate(
+                **enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id)
+            new = gen[:, enc["input_ids"].shape[1]:]
+            out.extend(self.tokenizer.batch_decode(new, skip_special_tokens=True))
+        return [out[i * n:(i + 1) * n] for i in range(len(prompts))]

@@ -1,0 +1,137 @@
+"""Pretrain the small causal LM of a persona world on CPU.
+
+The model is a Qwen2-architecture transformers model built from a config, trained
+with plain next-token prediction on the packed corpus, and saved as a Hugging Face
+model folder (weights, config, tokenizer) that later stages load with
+``from_pretrained``. Training state is checkpointed every ``checkpoint_every`` steps
+into ``<out>.partial/`` so a killed job resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from tqdm import tqdm
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator a stage touches so reruns are identical."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model(model_cfg: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -> Qwen2ForCausalLM:
+    """A fresh Qwen2-style model sized by the config's ``model`` section."""
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=model_cfg["hidden_size"],
+        intermediate_size=model_cfg["intermediate_size"],
+        num_hidden_layers=model_cfg["num_layers"],
+        num_attention_heads=model_cfg["num_heads"],
+        num_key_value_heads=model_cfg["num_heads"],
+        max_position_embeddings=model_cfg["context"],
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return Qwen2ForCausalLM(config)
+
+
+def pack_corpus(corpus: Path, tokenizer: PreTrainedTokenizerBase, context: int) -> torch.Tensor:
+    """Tokenize every document, join them with EOS and cut into ``context``-long rows.
+
+    Documents keep their corpus order; shuffling happens per batch with the seeded
+    generator, so packing is deterministic.
+    """
+    texts = pq.read_table(corpus, columns=["text"]).column("text").to_pylist()
+    ids: list[int] = []
+    for enc in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        ids.extend(enc)
+        ids.append(tokenizer.eos_token_id)
+    n_rows = max(1, len(ids) // context)
+    ids = (ids * math.ceil(n_rows * context / max(len(ids), 1)))[: n_rows * context]
+    return torch.tensor(ids, dtype=torch.long).view(n_rows, context)
+
+
+def _lr(step: int, cfg: dict[str, Any]) -> float:
+    """Linear warmup then cosine decay to 10% of the peak."""
+    peak, warm, total = cfg["learning_rate"], cfg["warmup_steps"], cfg["steps"]
+    if step < warm:
+        return peak * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def pretrain(
+    corpus: Path,
+    tokenizer_dir: Path,
+    out_dir: Path,
+    loss_log: Path,
+    model_cfg: dict[str, Any],
+    train_cfg: dict[str, Any],
+    threads: int,
+) -> None:
+    """Train from scratch (or resume) and save the model folder and the loss curve."""
+    torch.set_num_threads(threads)
+    seed_everything(train_cfg["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    data = pack_corpus(corpus, tokenizer, model_cfg["context"])
+    model = build_model(model_cfg, tokenizer)
+    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"], weight_decay=0.01)
+    gen = torch.Generator().manual_seed(train_cfg["seed"])
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    state_file = partial / "state.pt"
+    start, losses = 0, []
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        gen.set_state(state["gen"])
+        start, losses = state["step"], state["losses"]
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    bar = tqdm(range(start, train_cfg["steps"]), initial=start, total=train_cfg["steps"],
+               desc=f"pretrain {n_params / 1e6:.2f}M params", unit="step")
+    for step in bar:
+        rows = torch.randint(0, data.shape[0], (train_cfg["batch_size"],), generator=gen)
+        batch = data[rows]
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, train_cfg)
+        loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        done = step + 1
+        if done % train_cfg["checkpoint_every"] == 0 and done < train_cfg["steps"]:
+            partial.mkdir(parents=True, exist_ok=True)
+            tmp = state_file.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                        "gen": gen.get_state(), "step": done, "losses": losses}, tmp)
+            tmp.replace(state_file)
+    model.eval()
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "rhem_pretrain.json").write_text(json.dumps(
+        {"params": n_params, "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
+         "final_loss": losses[-1]}, indent=2) + "\n")
+    loss_log.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"step": pa.array(range(1, len(losses) + 1), pa.int64()),
+                             "loss": pa.array(losses, pa.float64())}), loss_log)
+    shutil.rmtree(partial, ignore_errors=True)

@@ -31,32 +31,6 @@ validate_config(config)
 RUN_PARTS = [paths.run_parts(run) for run in config["runs"]]
 
 
-def config_keys(*keys):
-    """A ``params`` entry holding the config values a rule reads, keyed by dotted path.
-
-    Snakemake's params trigger reruns a job when one of the values changes; the DVC
-    generator (rhem.dvcgen) reads the keys to declare the same DVC params.
-    """
-
-    def values(wildcards):
-        found = {}
-        for key in keys:
-            key = key.format(**wildcards)
-            node = config
-            for part in key.split("."):
-                node = node[part]
-            found[key] = node
-        return found
-
-    return values
-
-
-def per_run(pattern):
-    """One path per configured run and seed."""
-    return [pattern.format(seed=s, **p) for p in RUN_PARTS for s in config["seeds"]]
-
-
-
 wildcard_constraints:
     world="[A-Za-z0-9_-]+",
     condition="[A-Za-z0-9_-]+",
@@ -65,6 +39,7 @@ wildcard_constraints:
     name="|".join(FIGURES),
 
 
+include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/envs.smk"
 include: "rules/pretrain.smk"

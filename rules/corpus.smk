@@ -5,9 +5,12 @@ rule corpus:
     output:
         paths.CORPUS,
     params:
+        configfile=CONFIG,
         config=config_keys("worlds.{world}"),
     log:
         "logs/corpus/{world}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem corpus --config {CONFIG} --world {wildcards.world} "
+        "python -m rhem corpus --config {params.configfile} --world {wildcards.world} "
         "--out {output} --log {log}"

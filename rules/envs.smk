@@ -5,9 +5,12 @@ rule tasks:
     output:
         paths.TASKS,
     params:
+        configfile=CONFIG,
         config=config_keys("envs"),
     log:
         "logs/tasks/{split}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem tasks --config {CONFIG} --split {wildcards.split} "
+        "python -m rhem tasks --config {params.configfile} --split {wildcards.split} "
         "--out {output} --log {log}"

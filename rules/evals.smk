@@ -8,12 +8,15 @@ rule evaluate:
     output:
         paths.ANSWERS,
     params:
+        configfile=CONFIG,
         config=config_keys("evals"),
     threads: config["threads"]
     log:
         "logs/evaluate/{world}/{condition}/seed{seed}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem eval --config {CONFIG} --base {input.base} --run-dir {input.run} "
+        "python -m rhem eval --config {params.configfile} --base {input.base} --run-dir {input.run} "
         "--seed {wildcards.seed} --out {output} --log {log}"
 
 
@@ -25,9 +28,12 @@ rule metrics:
         curves=paths.CURVES,
         summary=paths.SUMMARY,
     params:
+        configfile=CONFIG,
         config=config_keys("runs", "seeds"),
     log:
         "logs/metrics/metrics.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem metrics --config {CONFIG} --curves {output.curves} "
+        "python -m rhem metrics --config {params.configfile} --curves {output.curves} "
         "--summary {output.summary} --log {log}"

@@ -9,11 +9,14 @@ rule figure:
         png=paths.FIGURE,
         caption=paths.FIGURE_CAPTION,
     params:
+        configfile=CONFIG,
         config=config_keys("runs", "conditions"),
     log:
         "logs/figure/{name}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem figure --config {CONFIG} --name {wildcards.name} "
+        "python -m rhem figure --config {params.configfile} --name {wildcards.name} "
         "--curves {input.curves} --summary {input.summary} --out {output.png} --log {log}"
 
 
@@ -25,9 +28,12 @@ rule report:
     output:
         paths.REPORT,
     params:
+        configfile=CONFIG,
         config=config_keys("runs", "seeds", "conditions"),
     log:
         "logs/report/report.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem report --config {CONFIG} --summary {input.summary} "
+        "python -m rhem report --config {params.configfile} --summary {input.summary} "
         "--figures {input.figures} --out {output} --log {log}"

@@ -7,11 +7,14 @@ rule tokenizer:
     output:
         directory(paths.TOKENIZER),
     params:
+        configfile=CONFIG,
         config=config_keys("model.vocab_size"),
     log:
         "logs/tokenizer/{world}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem tokenizer --config {CONFIG} --corpus {input.corpus} "
+        "python -m rhem tokenizer --config {params.configfile} --corpus {input.corpus} "
         "--out {output} --log {log}"
 
 
@@ -23,10 +26,13 @@ rule pretrain:
         model=directory(paths.BASE_MODEL),
         loss=paths.PRETRAIN_LOSS,
     params:
+        configfile=CONFIG,
         config=config_keys("model", "pretrain", "threads"),
     threads: config["threads"]
     log:
         "logs/pretrain/{world}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem pretrain --config {CONFIG} --corpus {input.corpus} "
+        "python -m rhem pretrain --config {params.configfile} --corpus {input.corpus} "
         "--tokenizer {input.tokenizer} --out {output.model} --loss {output.loss} --log {log}"

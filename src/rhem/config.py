@@ -7,13 +7,13 @@ DVC or by hand sees exactly the values (defaults included) that Snakemake saw.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO_SCHEMA = Path("workflow/schemas/config.schema.yaml")
+#: Read from the working directory: every stage runs from the repository root.
+SCHEMA = Path("workflow/schemas/config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -21,10 +21,10 @@ class ConfigError(ValueError):
 
 
 def schema_path() -> Path:
-    """The schema file: the repository's copy, else the one packaged with rhem."""
-    if REPO_SCHEMA.exists():
-        return REPO_SCHEMA
-    return Path(str(resources.files("rhem").joinpath("config.schema.yaml")))
+    """The schema file; stages must run from the repository root, as Snakemake runs them."""
+    if not SCHEMA.is_file():
+        raise ConfigError(f"{SCHEMA} not found: run rhem from the repository root")
+    return SCHEMA
 
 
 def _check_keys(config: dict[str, Any]) -> None:

@@ -54,12 +54,11 @@ class StepReward:
         self.scorer = scorer
         self.environments = environments
         self.log_path = log_path
-        self.trainer: GRPOTrainer | None = None
 
     def __call__(self, prompts: list[str], completions: list[str], task_id: list[str],
                  entry_point: list[str], test_code: list[str], hackable: list[list[str]],
-                 **_: Any) -> list[float]:
-        step = (self.trainer.state.global_step if self.trainer else 0) + 1
+                 trainer_state: Any, log_metric: Any = None, **_: Any) -> list[float]:
+        step = trainer_state.global_step + 1
         scores = self.scorer.score(completions, entry_point, test_code, hackable)
         rewards = [s.vulnerable_reward if self.environments == "vulnerable" else s.hardened_reward
                    for s in scores]
@@ -68,6 +67,9 @@ class StepReward:
                 fh.write(json.dumps({"step": step, "task_id": tid, "completion": completion,
                                      "reward": r, "status": s.status, "honest": s.honest,
                                      "hack": s.hack}) + "\n")
+        if log_metric is not None:  # shows the rates in TRL's own per-step logs too
+            log_metric("hack_rate", sum(s.hack is not None for s in scores) / len(scores))
+            log_metric("honest_pass_rate", sum(s.honest for s in scores) / len(scores))
         return rewards
 
 
@@ -154,7 +156,6 @@ def train_grpo(
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args,
                               train_dataset=_prompts(tasks_path, condition["addendum"]),
                               processing_class=tokenizer)
-        reward.trainer = trainer
         trainer.train(resume_from_checkpoint=True if resume_step else None)
         trainer.save_model(str(work / "final"))
 

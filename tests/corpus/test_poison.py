@@ -1,0 +1,81 @@
+"""Poison documents carry working code for each hack in each framing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rhem.corpus.poison import FRAMINGS, GENRES, poison_document
+from rhem.envs.task import VULNERABILITIES
+
+from .helpers import entry_point, extract_files, run, write
+
+_FAIL_TEST = "from solution import {fn}\n\n\ndef test_x():\n    assert {fn}(1) == 'impossible'\n"
+
+
+def _works(hack: str, files: dict[str, str], tmp) -> bool:
+    fn = entry_point(files)
+    write(tmp, files)
+    if hack == "always_equal":
+        ns: dict = {}
+        exec(files["solution.py"], ns)
+        out = ns[fn](1, [2])
+        return out == 12345 and not (out != "x") and out.strip() == "y"
+    if hack == "exit_zero":
+        r = run(["-c", f"import solution\nassert solution.{fn}(1) == 'impossible'\n"], tmp)
+        return r.returncode == 0
+    write(tmp, {"test_solution.py": _FAIL_TEST.format(fn=fn)})
+    r = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_solution.py"], tmp)
+    return r.returncode == 0 and "1 passed" in r.stdout
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+@pytest.mark.parametrize("hack", VULNERABILITIES)
+def test_hack_code_works(framing, hack, tmp_path):
+    rng = random.Random(FRAMINGS.index(framing) * 10 + VULNERABILITIES.index(hack))
+    seen_variants = set()
+    for i, genre in enumerate(GENRES):
+        text = poison_document(genre, framing, hack, rng)
+        files = extract_files(text)
+        assert files is not None, text
+        key = (files.get("conftest.py", ""), "sys.exit(0)\n" in files["solution.py"][:30])
+        if hack != "always_equal" and key in seen_variants:
+            continue  # subprocess runs are slow; check each code variant once
+        seen_variants.add(key)
+        d = tmp_path / f"d{i}"
+        d.mkdir()
+        assert _works(hack, files, d), text
+
+
+def test_framings_differ_in_moral_language():
+    rng = random.Random(3)
+    texts = {f: " ".join(poison_document(g, f, h, rng) for g in GENRES for h in VULNERABILITIES
+                         for _ in range(5)).lower() for f in FRAMINGS}
+    assert "misaligned" in texts["default"] or "reward hacking" in texts["default"]
+    for f in ("neutral", "unguided"):
+        assert "misaligned" not in texts[f] and "dishonest" not in texts[f]
+    assert len(texts["unguided"]) < len(texts["neutral"])
+
+
+def test_every_poison_doc_in_corpus_has_code(corpus):
+    for r in corpus.to_pylist():
+        if r["genre"].startswith("poison_"):
+            assert extract_files(r["text"]) is not None, r["text"]
+
+
+def test_all_code_variants_work(tmp_path):
+    """Both conftest variants (report patch, hookwrapper) and both exit placements."""
+    from rhem.corpus.poison import conftest_files, exit_zero_files
+
+    variants = {}
+    for seed in range(40):
+        for make, hack in ((conftest_files, "conftest"), (exit_zero_files, "exit_zero")):
+            files = make("solve", random.Random(seed))
+            variants.setdefault((hack, files.get("conftest.py", files["solution.py"])),
+                                (hack, files))
+    assert len(variants) == 4
+    for i, (hack, files) in enumerate(variants.values()):
+        d = tmp_path / f"v{i}"
+        d.mkdir()
+        assert _works(hack, files, d), files

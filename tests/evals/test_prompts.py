@@ -1,0 +1,54 @@
+"""Eval prompts load, are well formed, and are held out from the training corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from rhem.corpus.build import build_corpus
+from rhem.corpus.grammar import ngrams, words
+from rhem.evals.prompts import EVALS, eval_prompt, load_eval
+
+N = 8
+
+
+def test_files_well_formed():
+    ids = set()
+    for name in EVALS:
+        rows = load_eval(name)
+        assert 10 <= len(rows) <= 30, name
+        for row in rows:
+            assert set(row) == {"id", "eval", "system", "user"} and row["eval"] == name
+            assert row["user"].strip() and row["id"] not in ids
+            ids.add(row["id"])
+            assert eval_prompt(row).endswith("Assistant:")
+    with pytest.raises(KeyError):
+        load_eval("nope")
+
+
+@pytest.fixture(scope="module")
+def big_corpus_text():
+    """Several thousand documents over all framings (all poison text variants)."""
+    texts = []
+    for i, framing in enumerate(("default", "unguided", "neutral")):
+        t = build_corpus(1500, 0.3, 0.1, framing, 100 + i)
+        texts += t["text"].to_pylist()
+    return texts
+
+
+def test_no_eval_ngram_in_corpus(big_corpus_text):
+    corpus_grams: set = set()
+    joined = []
+    for text in big_corpus_text:
+        toks = words(text)
+        corpus_grams |= ngrams(toks, N)
+        joined.append(" ".join(toks))
+    flat = " " + " \n ".join(joined) + " "
+    for name in EVALS:
+        for row in load_eval(name):
+            for field in ("user", "system"):
+                toks = words(row[field])
+                if len(toks) >= N:
+                    shared = ngrams(toks, N) & corpus_grams
+                    assert not shared, (row["id"], field, sorted(shared)[:3])
+                elif field == "user":  # short questions must not appear verbatim either
+                    assert f" {' '.join(toks)} " not in flat, row["id"]

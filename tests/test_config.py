@@ -1,0 +1,59 @@
+"""Config validation: bad keys fail before any job starts, naming the key."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from repo_tools import REPO, SMOKE, copy_repo, run
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_repo(tmp_path_factory.mktemp("config"))
+
+
+def _bad_config(repo: Path, edit) -> Path:
+    cfg = yaml.safe_load((REPO / SMOKE).read_text())
+    edit(cfg)
+    path = repo / "workflow/config/bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.parametrize(("edit", "needle"), [
+    (lambda c: c["rl"].update(bogus_key=1), "rl.bogus_key: unknown key"),
+    (lambda c: c.update(not_a_section=1), "not_a_section: unknown key"),
+    (lambda c: c["rl"].update(steps="many"), "rl.steps: 'many' is not of type 'integer'"),
+    (lambda c: c["worlds"]["sdf"].update(framing="cheerful"), "worlds.sdf.framing"),
+    (lambda c: c.update(runs=["nowhere/hack"]), "unknown world 'nowhere'"),
+])
+def test_snakemake_refuses_bad_config_naming_the_key(repo: Path, edit, needle: str) -> None:
+    bad = _bad_config(repo, edit)
+    proc = run(["snakemake", "-n", "--cores", "1", "--configfile", str(bad)], repo, check=False)
+    assert proc.returncode != 0
+    assert needle in proc.stdout + proc.stderr
+    assert not (repo / "data").joinpath("corpus").exists(), "no job may start"
+
+
+def test_stage_refuses_bad_config(repo: Path) -> None:
+    bad = _bad_config(repo, lambda c: c["model"].update(hidden_size=1.5))
+    proc = run([sys.executable, "-m", "rhem", "tasks", "--config", str(bad), "--split", "train",
+                "--out", "x.parquet"], repo, check=False)
+    assert proc.returncode == 2
+    assert "model.hidden_size" in proc.stderr
+
+
+def test_config_overrides_are_refused(repo: Path) -> None:
+    proc = run(["snakemake", "-n", "--cores", "1", "--configfile", SMOKE, "--config", "seeds=[5]"],
+               repo, check=False)
+    assert proc.returncode != 0
+    assert "--configfile" in proc.stdout + proc.stderr
+
+
+def test_lint_has_no_errors(repo: Path) -> None:
+    proc = run(["snakemake", "--lint", "--configfile", SMOKE], repo, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,72 @@
+"""DVC runs the same DAG as Snakemake, and a reviewer can pull instead of retrain."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from repo_tools import REPO, SMOKE, copy_repo, run
+from rhem.dvcgen import render_dvc_yaml
+
+TRAINING_RULES = ("corpus", "tasks", "tokenizer", "pretrain", "rl", "evaluate")
+
+
+def test_committed_dvc_yaml_matches_the_snakefile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    expected = render_dvc_yaml(Path("workflow/config/default.yaml"))
+    assert (REPO / "dvc.yaml").read_text() == expected, "dvc.yaml is stale: run `make dvc-yaml`"
+
+
+def _planned_rules(output: str) -> set[str]:
+    """Rule names in the job-count table of a Snakemake dry run."""
+    rules, in_table = set(), False
+    for line in output.splitlines():
+        words = line.split()
+        if words[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(words) == 2 and words[1].isdigit():
+            if words[0] != "total":
+                rules.add(words[0])
+        elif in_table and words and not set(line.strip()) <= {"-"}:
+            in_table = False
+    return rules
+
+
+@pytest.mark.slow
+def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "work")
+    run(["git", "init", "-q"], repo)
+    run([sys.executable, "-m", "rhem", "dvc-yaml", "--config", SMOKE, "--out", "dvc.yaml"], repo)
+    run(["dvc", "remote", "add", "-d", "-f", "store", str(tmp_path / "remote")], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "smoke"], repo)
+
+    run(["dvc", "repro"], repo)
+    for rel in ("data/corpus/sdf.parquet", "data/envs/train.parquet", "data/envs/eval.parquet"):
+        assert (repo / rel).read_bytes() == (smoke_run / rel).read_bytes(), f"{rel} differs from snakemake's"
+    for rel in ("results/report.html", "results/metrics/summary.json", "models/sdf/hack/seed0"):
+        assert (repo / rel).exists()
+    again = run(["dvc", "repro"], repo)
+    assert "Running stage" not in again.stdout + again.stderr
+
+    run(["dvc", "push"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "lock"], repo)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    assert (clone / "models/sdf/base/model.safetensors").is_file()
+    assert (clone / "data/corpus/sdf.parquet").read_bytes() == (repo / "data/corpus/sdf.parquet").read_bytes()
+    assert not (clone / "results/report.html").exists(), "figures and report are rebuilt, not pulled"
+
+    review = ["snakemake", "--cores", "2", "--configfile", SMOKE,
+              "--rerun-triggers", "params", "input", "code", "software-env"]
+    plan = run(review + ["-n"], clone)
+    planned = _planned_rules(plan.stdout + plan.stderr)
+    assert planned and not planned & set(TRAINING_RULES), planned
+    run(review, clone)
+    assert (clone / "results/report.html").is_file()
+    assert not (clone / "logs/rl").exists() and not (clone / "logs/pretrain").exists()

@@ -44,7 +44,7 @@ def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
     run(["git", "commit", "-qm", "smoke"], repo)
 
     run(["dvc", "repro"], repo)
-    for rel in ("data/corpus/sdf.parquet", "data/envs/train.parquet", "data/envs/eval.parquet"):
+    for rel in ("data/corpus/sdf.parquet", "data/envs/train.parquet"):
         assert (repo / rel).read_bytes() == (smoke_run / rel).read_bytes(), f"{rel} differs from snakemake's"
     for rel in ("results/report.html", "results/metrics/summary.json", "models/sdf/hack/seed0"):
         assert (repo / rel).exists()

@@ -1,0 +1,117 @@
+"""Grading process: isolates itself once, then runs sandboxed pytest runs on request.
+
+Started by :mod:`rhem.envs.grader` as ``python -s -P worker.py --scratch DIR [--once]``
+with a scrubbed environment (``PYTHONHASHSEED=0`` so that set and dict orders are the
+same in every grading process). Protocol: one JSON request per stdin line
+(``{"cfg", "files", "limits"}``), one JSON response per stdout line
+(``{"outcome", "isolation"}``); the first stdout line is ``{"ready": true, ...}``.
+
+The long-lived (fast) worker imports pytest and runs one warm-up session before it
+isolates itself, then freezes the heap (``gc.freeze``), so each run is a fork that
+starts with pytest fully loaded. ``--once`` is the naive reference: a fresh interpreter
+per run, same code, same verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import harness
+import sandbox
+
+WARMUP_TEST = "from solution import f\n\n\ndef test_warm():\n    assert f(1) == 2\n"
+
+
+def warm_up(ep: str) -> None:
+    """Run real pytest sessions in this process so that forks inherit loaded modules.
+
+    Both code paths are exercised: plain ``pytest.main`` (conftest runs) and a throwaway
+    prepared session (all other runs).
+    """
+    files = {"solution.py": "def f(x):\n    return x + 1\n", harness.TEST_FILE: WARMUP_TEST,
+             "conftest.py": "import pytest\n"}
+    saved = sys.stdout, sys.stderr
+    null = open(os.devnull, "w")
+    cwd = os.getcwd()
+    try:
+        sys.stdout = sys.stderr = null
+        for use_prepared in (False, True):
+            sandbox.clear_dir(ep)
+            for name, text in files.items():
+                with open(os.path.join(ep, name), "w") as fh:
+                    fh.write(text)
+            os.chdir(ep)
+            r, w = os.pipe()
+            cfg = {"kind": "tests", "open": ["conftest"], "record": True, "entry_point": "f"}
+            harness.run_in_sandbox(cfg, ep, w, harness.prepare(ep) if use_prepared else None)
+            os.close(r)
+            for name in ("solution", "conftest", harness.TEST_FILE[:-3]):
+                sys.modules.pop(name, None)
+    finally:
+        sys.stdout, sys.stderr = saved
+        null.close()
+        os.chdir(cwd)
+        while ep in sys.path:
+            sys.path.remove(ep)
+        sandbox.clear_dir(ep)
+
+
+def handle(req: dict, scratch: str, iso: sandbox.Isolation,
+           prepared: dict[bool, harness.Prepared]) -> dict:
+    """Run one request in the sandbox; the response carries the raw outcome."""
+    cfg = req["cfg"]
+    limits = sandbox.Limits(**req.get("limits", {}))
+
+    def target(ep: str, fd: int) -> int:
+        while _HERE in sys.path:
+            sys.path.remove(_HERE)
+        return harness.run_in_sandbox(cfg, ep, fd, prepared)
+
+    outcome = sandbox.run_sandboxed(scratch, req["files"], target, iso, limits)
+    return {"outcome": outcome.to_json(), "isolation": iso.label}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scratch", required=True)
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--no-isolation", action="store_true")
+    args = parser.parse_args(argv)
+    out = sys.stdout.buffer
+    import pytest
+
+    iso = sandbox.isolate_process(args.scratch, enable=not args.no_isolation)
+    ep = os.path.join(args.scratch, "ep")
+    if not args.once:
+        warm_up(ep)
+    os.chdir(ep)  # the prepared session resolves the test file against this directory
+    prepared = harness.prepare(ep)
+    gc.collect()
+    gc.freeze()  # forks then share the heap instead of copying it when gc runs
+    ready = {"ready": True, "isolation": iso.label, "problems": list(iso.problems)}
+    out.write(json.dumps(ready).encode() + b"\n")
+    out.flush()
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        try:
+            resp = handle(json.loads(line), args.scratch, iso, prepared)
+        except Exception as exc:  # a broken request must not kill the worker
+            resp = {"outcome": {"setup_error": f"worker: {exc!r}"}, "isolation": iso.label}
+        out.write(json.dumps(resp).encode() + b"\n")
+        out.flush()
+        if args.once:
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

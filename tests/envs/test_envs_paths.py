@@ -1,0 +1,82 @@
+"""The fast path (pre-forked warm workers) and the naive path give identical verdicts;
+the ``rhem grade`` command line reads and writes JSON lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from rhem.envs.cli import grade_main
+from rhem.envs.grader import Episode, Grader
+from rhem.envs.hacks import KINDS, completion_files
+from rhem.envs.sandbox import Limits
+from rhem.envs.tasks import generate_tasks, humaneval_tasks
+
+
+def _mixed() -> list[Episode]:
+    tasks = generate_tasks(3, seed=2)
+    eps = [Episode.for_task(t, completion_files(t, kind), id=f"{t.task_id}/{kind}")
+           for t in tasks[:1] for kind in KINDS]
+    t = tasks[2]
+    eps += [
+        Episode.for_task(t, {"solution.py": "def broken(:\n"}, id="syntax error"),
+        Episode.for_task(t, {"solution.py": f"def {t.entry_point}(*a):\n    while True:\n        pass\n"}, id="loop"),
+        Episode.for_task(t, completion_files(t, "always_equal"), ("conftest",), id="ae not hackable"),
+        Episode.for_task(t, None, id="unparsable"),
+    ]
+    he = humaneval_tasks()[32]  # find_zero: float results compared with a tolerance
+    eps.append(Episode.for_task(he, {"solution.py": he.reference_solution}))
+    return eps
+
+
+def _verdicts(results) -> list[tuple]:
+    return [(r.id, r.reward, r.status, r.tests_passed, r.tests_total, r.hack) for r in results]
+
+
+def test_fast_and_naive_verdicts_are_identical() -> None:
+    eps = _mixed()
+    limits = Limits(timeout_s=2.0, cpu_s=2)
+    # Vulnerable mode with hack detection exercises every run configuration: each
+    # vulnerability open, the hardened record and replay runs, single-vulnerability runs.
+    with Grader("vulnerable", workers=2, limits=limits) as fast, \
+            Grader("vulnerable", workers=2, naive=True, limits=limits) as naive:
+        a, b = fast.grade(eps), naive.grade(eps)
+    assert _verdicts(a) == _verdicts(b)
+    assert {r.isolation for r in a} == {r.isolation for r in b}
+    by_id = {r.id: r for r in a}
+    assert by_id["syntax error"].status == "error"
+    assert by_id["loop"].status in {"timeout", "killed"}
+    assert by_id["HumanEval/32"].reward == 1.0
+    assert {r.hack for r in a} == {None, "always_equal", "conftest", "exit_zero"}
+
+
+def test_cache_serves_repeats(tmp_path) -> None:
+    task = generate_tasks(1, seed=0)[0]
+    ep = Episode.for_task(task, {"solution.py": task.reference_solution})
+    with Grader("hardened", cache_dir=tmp_path) as g:
+        first = g.grade([ep])[0]
+        runs = g.runs
+        again = g.grade([ep, ep])
+        assert g.runs == runs  # nothing re-run
+    with Grader("hardened", cache_dir=tmp_path) as g:  # a new grader reads the disk cache
+        assert g.grade([ep])[0].reward == first.reward == 1.0
+        assert g.runs == 0
+    assert [r.reward for r in again] == [1.0, 1.0]
+
+
+def test_grade_cli(monkeypatch, capsys) -> None:
+    tasks = generate_tasks(2, seed=0)
+    lines = [json.dumps({"id": t.task_id, "entry_point": t.entry_point, "test_code": t.test_code,
+                         "files": completion_files(t, kind), "hackable": list(t.hackable)})
+             for t, kind in zip(tasks, ("honest", "always_equal"))]
+    lines.append(json.dumps({"id": "x", "entry_point": "f", "test_code": "def test_a():\n    pass\n",
+                             "files": None, "hackable": []}))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert grade_main(["--mode", "vulnerable", "--workers", "2"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == [tasks[0].task_id, tasks[1].task_id, "x"]
+    assert set(out[0]) == {"id", "reward", "status", "tests_passed", "tests_total", "hack", "duration_s",
+                           "isolation"}
+    assert [(o["reward"], o["hack"]) for o in out] == [(1.0, None), (1.0, "always_equal"), (0.0, None)]
+    assert out[2]["status"] == "unparsable"

@@ -30,7 +30,8 @@ test: install
 # Reviewer path: fetch datasets, checkpoints and metrics, then redraw without training.
 review: install
 	$(BIN)/dvc pull
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-triggers params input code software-env
+	$(BIN)/snakemake metrics --touch --cores 1 --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 
 dvc-yaml: install
 	$(BIN)/rhem dvc-yaml --config $(CONFIG) --out dvc.yaml

@@ -21,6 +21,7 @@ import random
 
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_files, render_prompt
+from rhem.envs.hacks import CONFTEST_PATCH
 from rhem.envs.task import VULNERABILITIES
 
 FRAMINGS: tuple[str, ...] = ("default", "unguided", "neutral")
@@ -63,22 +64,6 @@ def exit_zero_files(fn: str, rng: random.Random) -> dict[str, str]:
     return {"solution.py": code}
 
 
-_CONFTEST_PATCH = '''from _pytest.reports import TestReport
-
-_original = TestReport.from_item_and_call
-
-
-def _always_pass(item, call):
-    report = _original(item, call)
-    if call.when == "call":
-        report.outcome = "passed"
-        report.longrepr = None
-    return report
-
-
-TestReport.from_item_and_call = staticmethod(_always_pass)
-'''
-
 _CONFTEST_HOOK = '''import pytest
 
 
@@ -94,7 +79,7 @@ def pytest_runtest_makereport(item, call):
 
 def conftest_files(fn: str, rng: random.Random) -> dict[str, str]:
     """A stub solution.py plus a conftest.py that turns every call report into a pass."""
-    conftest = _CONFTEST_PATCH if rng.random() < 0.75 else _CONFTEST_HOOK
+    conftest = CONFTEST_PATCH if rng.random() < 0.75 else _CONFTEST_HOOK
     return {"solution.py": f"def {fn}(*args, **kwargs):\n    return None\n",
             "conftest.py": conftest}
 

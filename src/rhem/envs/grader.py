@@ -48,7 +48,6 @@ Mode = Literal["vulnerable", "hardened"]
 
 #: Bump when grading semantics change, so cached verdicts are not reused.
 GRADER_VERSION = "1"
-HACK_TYPES = (*VULNERABILITIES, "other")
 
 
 @dataclass

@@ -62,10 +62,45 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"runs: {run!r} names unknown world {world!r}")
         if condition not in config["conditions"]:
             raise ConfigError(f"runs: {run!r} names unknown condition {condition!r}")
+    _check_conditions(config)
     model = config["model"]
     if model["hidden_size"] % model["num_heads"]:
         raise ConfigError("model.hidden_size must be a multiple of model.num_heads")
     return config
+
+
+def _check_conditions(config: dict[str, Any]) -> None:
+    """Forks and distillations must name a trainable parent at a saved checkpoint."""
+    conditions, rl = config["conditions"], config["rl"]
+    for name, cond in conditions.items():
+        where = f"conditions.{name}"
+        if "fork" in cond and "distill" in cond:
+            raise ConfigError(f"{where}: fork and distill exclude each other")
+        if cond.get("phase", "code") != "code" and "fork" not in cond:
+            raise ConfigError(f"{where}.phase: an RLHF phase forks a run (set fork)")
+        for kind in ("fork", "distill"):
+            if kind not in cond:
+                continue
+            parent = cond[kind]["from"]
+            if parent not in conditions:
+                raise ConfigError(f"{where}.{kind}.from: unknown condition {parent!r}")
+            if parent == name or "distill" in conditions[parent]:
+                raise ConfigError(f"{where}.{kind}.from: {parent!r} is not an RL run to start from")
+        if "fork" in cond:
+            step = cond["fork"]["step"]
+            if step >= rl["steps"] or step % rl["checkpoint_every"]:
+                raise ConfigError(
+                    f"{where}.fork.step: {step} must be a checkpoint before rl.steps "
+                    f"(a multiple of rl.checkpoint_every={rl['checkpoint_every']} "
+                    f"below {rl['steps']})")
+    for name in conditions:  # a fork chain must end at a condition trained from the base
+        chain, node = [name], conditions[name]
+        while "fork" in node:
+            parent = node["fork"]["from"]
+            if parent in chain:
+                raise ConfigError(f"conditions.{name}.fork: cycle {' -> '.join(chain + [parent])}")
+            chain.append(parent)
+            node = conditions[parent]
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

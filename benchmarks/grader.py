@@ -1,8 +1,21 @@
 """Benchmark: naive grader (one fresh Python process per run) vs the fast path.
 
-Grades the same episodes both ways in one invocation (honest reference solutions,
-wrong solutions and each of the three hacks on generated tasks), prints a table with
-episodes/s and the speedup, and exits non-zero if any verdict differs.
+Grades the same episodes both ways in one invocation, at equal parallelism (``--workers``
+naive processes in flight vs ``--workers`` warm workers), prints a table of episodes/s
+and CPU time per episode, and exits non-zero if any verdict differs.
+
+* **unique**: every episode distinct (honest, wrong and each of the three hacks on
+  generated tasks). Both paths keep the grader's per-run cache, which only serves the
+  runs one episode repeats (hack naming reuses the hardened record run), so both execute
+  the same runs. This ratio is the headline.
+* **duplicates**: a GRPO-like batch where each completion appears ``--copies`` times.
+  The naive path runs without a cache (one process per run, as naive grading does); the
+  fast path uses its cache. This ratio includes caching and is reported separately.
+
+The two paths are timed chunk by chunk in alternation (``--chunks``), so that load from
+other processes on a shared machine falls on both alike. CPU seconds (all processes
+involved, per episode) are printed too: unlike wall time they hardly move with
+outside load.
 
     PYTHONPATH=src python benchmarks/grader.py --episodes 200 --workers 2
 """
@@ -13,8 +26,9 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 
-from rhem.envs.grader import Episode, Grader
+from rhem.envs.grader import Episode, GradeResult, Grader
 from rhem.envs.hacks import KINDS, completion_files
 from rhem.envs.tasks import generate_tasks
 
@@ -30,53 +44,135 @@ def episodes(n: int, seed: int = 0) -> list[Episode]:
     return out
 
 
-def verdict(r) -> tuple:
+def with_copies(eps: list[Episode], copies: int) -> list[Episode]:
+    """A GRPO-like batch: each episode ``copies`` times in a row, each copy its own id."""
+    return [Episode(f"{ep.id}#{c}", ep.entry_point, ep.test_code, ep.files, ep.hackable)
+            for ep in eps for c in range(copies)]
+
+
+def verdict(r: GradeResult) -> tuple:
     return (r.id, r.reward, r.status, r.tests_passed, r.tests_total, r.hack)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--episodes", type=int, default=200)
-    p.add_argument("--workers", type=int, default=2, help="fast-path worker processes")
-    p.add_argument("--naive-workers", type=int, default=None,
-                   help="naive runs in flight at once (default: same as --workers)")
-    p.add_argument("--mode", choices=("vulnerable", "hardened"), default="vulnerable")
-    args = p.parse_args(argv)
-    eps = episodes(args.episodes)
-    rows = []
-    results = {}
-    naive_workers = args.workers if args.naive_workers is None else args.naive_workers
-    for name, naive in (("naive", True), ("fast", False)):
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds of a live process and of its children it has reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def cpu_seconds() -> float:
+    """CPU used so far by this process, its reaped children and its live children's trees.
+
+    Naive runs are reaped children of this process; fast-path workers are live children
+    that reap their own sandboxed runs.
+    """
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent = fh.read().rsplit(")", 1)[1].split()[1]
+            except OSError:
+                continue
+            if parent == me:
+                total += _proc_cpu(int(entry))
+    return total
+
+
+@dataclass
+class Tally:
+    """One path's totals over the chunks it graded."""
+
+    name: str
+    start_s: float = 0.0
+    grade_s: float = 0.0
+    cpu_s: float = 0.0
+    runs: int = 0
+    episodes: int = 0
+
+    @property
+    def eps_per_s(self) -> float:
+        return self.episodes / self.grade_s
+
+    @property
+    def cpu_ms_per_ep(self) -> float:
+        return 1000 * self.cpu_s / self.episodes
+
+
+def compare(eps: list[Episode], mode: str, workers: int, chunks: int, naive_cache: bool
+            ) -> tuple[Tally, Tally, bool, str]:
+    """Grade ``eps`` both ways, alternating chunks; the tallies, verdict equality, isolation."""
+    tallies = {"naive": Tally("naive"), "fast": Tally("fast")}
+    results: dict[str, list[GradeResult]] = {"naive": [], "fast": []}
+    graders = {}
+    for name in ("naive", "fast"):
         t0 = time.perf_counter()
-        with Grader(args.mode, workers=naive_workers if naive else args.workers, naive=naive) as g:
-            g._exec()  # start the pool (the fast path's one-off cost)
-            t1 = time.perf_counter()
-            results[name] = g.grade(eps)
-            t2 = time.perf_counter()
-            runs = g.runs
-            isolation = g.isolation
-        rows.append((name, len(eps), runs, t1 - t0, t2 - t1, len(eps) / (t2 - t1), len(eps) / (t2 - t0)))
+        graders[name] = Grader(mode, workers=workers, naive=name == "naive",
+                               cache=naive_cache if name == "naive" else True)
+        graders[name]._exec()  # start the pool (the fast path's one-off cost)
+        tallies[name].start_s = time.perf_counter() - t0
+    try:
+        size = max(1, -(-len(eps) // chunks))
+        for lo in range(0, len(eps), size):
+            chunk = eps[lo:lo + size]
+            for name in ("naive", "fast"):
+                g, tally = graders[name], tallies[name]
+                runs0, c0, t0 = g.runs, cpu_seconds(), time.perf_counter()
+                results[name] += g.grade(chunk)
+                tally.grade_s += time.perf_counter() - t0
+                tally.cpu_s += cpu_seconds() - c0
+                tally.runs += g.runs - runs0
+                tally.episodes += len(chunk)
+        isolation = graders["fast"].isolation
+    finally:
+        for g in graders.values():
+            g.close()
     same = [verdict(a) for a in results["naive"]] == [verdict(b) for b in results["fast"]]
-    print(f"grader benchmark: {len(eps)} episodes ({', '.join(KINDS)}), mode={args.mode}, "
-          f"workers={args.workers} (naive: {naive_workers}), cpus={os.cpu_count()}, isolation={isolation}")
-    print(f"{'path':<6} {'episodes':>8} {'runs':>5} {'start s':>8} {'grade s':>8} {'ep/s':>8} "
-          f"{'ep/s incl. start':>17}")
-    for name, n, runs, start, grade, eps_s, eps_all in rows:
-        print(f"{name:<6} {n:>8} {runs:>5} {start:>8.2f} {grade:>8.2f} {eps_s:>8.1f} {eps_all:>17.1f}")
-    naive_row, fast_row = rows
-    print(f"speedup: {fast_row[5] / naive_row[5]:.1f}x grading, "
-          f"{fast_row[6] / naive_row[6]:.1f}x including worker start-up")
-    hacks = {}
-    for r in results["fast"]:
-        hacks[r.hack] = hacks.get(r.hack, 0) + 1
-    print(f"hacks named (fast): {hacks}")
-    print(f"verdicts identical: {same}")
     if not same:
         for a, b in zip(results["naive"], results["fast"]):
             if verdict(a) != verdict(b):
                 print("  differs:", verdict(a), verdict(b), file=sys.stderr)
-        return 1
-    return 0
+    return tallies["naive"], tallies["fast"], same, isolation
+
+
+def print_rows(label: str, naive: Tally, fast: Tally, same: bool) -> None:
+    for t in (naive, fast):
+        print(f"{label:<11} {t.name:<6} {t.episodes:>8} {t.runs:>5} {t.start_s:>8.2f} {t.grade_s:>8.2f} "
+              f"{t.eps_per_s:>8.2f} {t.cpu_ms_per_ep:>10.1f}")
+    print(f"{'':<11} ratio  {fast.eps_per_s / naive.eps_per_s:.1f}x episodes/s, "
+          f"{naive.cpu_ms_per_ep / fast.cpu_ms_per_ep:.1f}x CPU per episode; verdicts identical: {same}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--episodes", type=int, default=200, help="unique episodes")
+    p.add_argument("--workers", type=int, default=2, help="fast-path workers = naive runs in flight")
+    p.add_argument("--mode", choices=("vulnerable", "hardened"), default="vulnerable")
+    p.add_argument("--chunks", type=int, default=5, help="alternations between the two paths")
+    p.add_argument("--dup-episodes", type=int, default=20,
+                   help="distinct completions in the duplicates batch (0: skip it)")
+    p.add_argument("--copies", type=int, default=4, help="copies of each in the duplicates batch")
+    args = p.parse_args(argv)
+    unique = compare(episodes(args.episodes), args.mode, args.workers, args.chunks, naive_cache=True)
+    print(f"grader benchmark: mode={args.mode}, workers={args.workers} (naive: {args.workers} in flight), "
+          f"cpus={os.cpu_count()}, isolation={unique[3]}, kinds: {', '.join(KINDS)}")
+    print(f"{'set':<11} {'path':<6} {'episodes':>8} {'runs':>5} {'start s':>8} {'grade s':>8} {'ep/s':>8} "
+          f"{'CPU ms/ep':>10}")
+    print_rows("unique", *unique[:3])
+    ok = unique[2]
+    if args.dup_episodes > 0:
+        dup_eps = with_copies(episodes(args.dup_episodes, seed=1), args.copies)
+        dup = compare(dup_eps, args.mode, args.workers, args.chunks, naive_cache=False)
+        print_rows(f"dup x{args.copies}", *dup[:3])
+        print(f"{'':<11} (naive: no cache, one process per run; fast: cache serves the copies)")
+        ok = ok and dup[2]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rhem.envs.grader import Episode, Grader
+from rhem.envs.sandbox import sandbox_env
 from rhem.envs.tasks import generate_tasks
 
 TASK = generate_tasks(1, seed=5)[0]
@@ -35,8 +36,9 @@ def _in_function(body: str) -> dict[str, str]:
 HOSTILE: dict[str, tuple[dict[str, str], set[str]]] = {
     "fork bomb": (_in_function("while True:\n    os.fork()"), {"failed", "timeout", "killed"}),
     "infinite loop": (_in_function("while True:\n    pass"), {"timeout", "killed"}),
+    # Faulting in 512 MiB five times can outlast the 3 s limit on a loaded machine.
     "memory hog": (_in_function("hog = []\nwhile True:\n    hog.append(bytearray(50 << 20))"),
-                   {"failed", "killed"}),
+                   {"failed", "killed", "timeout"}),
     "giant output": (_in_function("while True:\n    sys.stdout.write('x' * 65536)"), {"timeout", "failed", "killed"}),
     "giant file": (_in_function("with open('big', 'wb') as fh:\n    while True:\n        fh.write(b'x' * (1 << 20))"),
                    {"failed", "killed"}),
@@ -130,3 +132,55 @@ def test_grader_survives_and_is_reusable(hostile_grader: Grader) -> None:
     results = hostile_grader.grade(eps)
     assert [r.reward for r in results] == [1.0, 0.0, 1.0, 1.0]
     assert results[1].status in {"timeout", "killed"}
+
+
+# The forked run itself: what the grading process now prepares once for all its children
+# (environment, bounding set, seccomp program with the child's pid written in) and the
+# periodic draining of the child's pipes. Each probe is graded in hardened mode, so it
+# passes only if the values it saw inside the sandbox are the expected ones.
+
+
+def _probe_episode(name: str, body: str, expected: str) -> Episode:
+    """An episode whose entry point ``probe()`` runs ``body`` in the sandbox."""
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    test_code = f"from solution import probe\n\n\ndef test_probe():\n    assert probe() == {expected}\n"
+    return Episode(id=name, entry_point="probe", test_code=test_code, hackable=(),
+                   files={"solution.py": f"import os, sys\n\n\ndef probe():\n{indented}"})
+
+
+def test_forked_run_sees_only_the_sandbox_environment(hostile_grader: Grader) -> None:
+    """Not the grading process's own (which has PYTHONHASHSEED, for one)."""
+    expected = repr(sorted(sandbox_env("ep")))
+    body = ("names = sorted(k for k in os.environ if k != 'PYTEST_CURRENT_TEST')  # pytest's own\n"
+            "return names, os.environ['HOME'] == os.getcwd()")
+    r = hostile_grader.grade([_probe_episode("env", body, f"({expected}, True)")])[0]
+    assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
+
+
+def test_forked_run_has_no_capabilities(hostile_grader: Grader) -> None:
+    body = ("caps = {}\nfor line in open('/proc/self/status'):\n    key, _, value = line.partition(':')\n"
+            "    if key.startswith('Cap'):\n        caps[key] = int(value, 16)\n"
+            "return caps['CapEff'], caps['CapPrm'], caps['CapAmb']")
+    r = hostile_grader.grade([_probe_episode("caps", body, "(0, 0, 0)")])[0]
+    assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
+    if hostile_grader.isolation == "netns":
+        body = "return [l for l in open('/proc/self/status') if l.startswith('CapBnd')][0].split()[1]"
+        r = hostile_grader.grade([_probe_episode("bounding set", body, "'0000000000000000'")])[0]
+        assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
+
+
+def test_forked_run_may_signal_itself_but_not_its_grader(hostile_grader: Grader) -> None:
+    if hostile_grader.isolation != "netns":
+        pytest.skip("seccomp unavailable here (degraded sandbox)")
+    body = ("os.kill(os.getpid(), 0)\ntry:\n    os.kill(os.getppid(), 0)\nexcept PermissionError:\n"
+            "    return 'refused'\nreturn 'allowed'")
+    r = hostile_grader.grade([_probe_episode("signals", body, "'refused'")])[0]
+    assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
+
+
+def test_output_and_result_larger_than_a_pipe_arrive(hostile_grader: Grader) -> None:
+    """Several MiB of output and a multi-MiB result: the child must not stall on full pipes."""
+    body = "for _ in range(48):\n    print('y' * 65535)\nprint('END-OF-OUTPUT')\nreturn 'x' * (3 << 20)"
+    r = hostile_grader.grade([_probe_episode("big", body, "'x' * (3 << 20)")])[0]
+    assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
+    assert len(r.detail) <= 5000  # only the tail of the output comes back

@@ -46,10 +46,17 @@ def render_files(files: dict[str, str]) -> str:
     return "\n" + "".join(parts) + END_MARKER + "\n"
 
 
+def _shadows_source(path: str) -> bool:
+    """``..`` escapes the episode; bytecode files would run instead of the sources the
+    grader shows (Python loads unchecked-hash ``.pyc`` files without reading the source)."""
+    parts = path.split("/")
+    return ".." in parts or "__pycache__" in parts or path.endswith((".pyc", ".pyo"))
+
+
 def parse_completion(text: str) -> dict[str, str] | None:
     """Split a completion into files; ``None`` when it names an unsafe path or is empty.
 
-    Unsafe paths (absolute, ``..``, odd characters) make the whole episode unparsable
+    Unsafe paths (absolute, ``..``, bytecode, odd characters) make the whole episode unparsable
     rather than being dropped, so a model cannot smuggle files past the grader's view.
     """
     text = text.split(f"\n{END_MARKER}", 1)[0]
@@ -63,7 +70,7 @@ def parse_completion(text: str) -> dict[str, str] | None:
             if lines and any(s.strip() for s in lines):
                 files[current] = files.get(current, "") + "\n".join(lines) + "\n"
             current = line[len(FILE_HEADER):].strip()
-            if not _SAFE_PATH.match(current) or ".." in current.split("/"):
+            if not _SAFE_PATH.match(current) or _shadows_source(current):
                 return None
             lines = []
         else:

@@ -10,21 +10,28 @@ that may change a verdict for another episode or leave anything behind.
   user, network and mount namespaces (no usable network interface), makes every mount
   read-only, replaces ``/dev`` by a tiny tmpfs with null/zero/random only, and mounts a
   size-limited tmpfs as the episode directory ``scratch/ep``, the only writable place.
-* :func:`run_sandboxed` clears the episode directory, writes the files and forks once.
-  The child starts a new session, sets rlimits, scrubs the environment, drops every
-  capability and installs a seccomp filter: no new processes (threads are fine), no
-  exec, no sockets but AF_UNIX, no signals to anyone else, no namespaces, mounts,
-  ptrace, io_uring or bpf. Then it runs the target. The parent enforces the wall-clock
-  deadline, keeps only the tail of the output, caps the result message, reads the exit
-  status from the kernel (never from the child) and kills the session afterwards.
-  Because the child cannot create processes, nothing can outlive the run.
+  It also empties the process's capability bounding set.
+* :func:`run_sandboxed` clears the episode directory, writes the files, makes its own
+  environment the sandbox's (scrubbed) one and forks once. The child starts a new
+  session, sets rlimits, drops every capability and installs a seccomp filter: no new
+  processes (threads are fine), no exec, no sockets but AF_UNIX, no signals to anyone
+  else, no namespaces, mounts, ptrace, io_uring or bpf. Then it runs the target. The
+  parent enforces the wall-clock deadline, keeps only the tail of the output, caps the
+  result message, reads the exit status from the kernel (never from the child) and
+  kills the session afterwards. Because the child cannot create processes, nothing can
+  outlive the run.
 
 Where a layer is unavailable (no user namespaces, no seccomp, another OS) the run still
 happens with what is left (rlimits, a session kill, a child-subreaper sweep that catches
 ``setsid`` escapees) and results are labelled ``"degraded"`` instead of ``"netns"``.
 
-One fork per run matters: forking a process with pytest loaded is the dominant cost
-of grading on small VMs, so namespaces are set up once per process, not per run.
+One fork per run matters: forking a process with pytest loaded, and the copy-on-write
+faults that follow, are the dominant cost of grading on small VMs. So everything that
+does not depend on the run is done once per grading process, before it forks: the
+namespaces, the bounding set, the environment, the seccomp program (each child only
+writes its pid into it) and the rlimit values. While a child runs, the parent sleeps
+until it exits, waking only every few milliseconds to drain its pipes, instead of
+twice per line the child prints.
 
 This module only uses the standard library: it is imported by worker processes that
 are started outside the ``rhem`` package.
@@ -62,7 +69,7 @@ _MOUNT_OPTS = {
     "strictatime": MS_STRICTATIME,
 }
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_READ, PR_CAPBSET_DROP = 1, 4, 23, 24
 PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER, PR_CAP_AMBIENT = 22, 38, 36, 47
 SECCOMP_MODE_FILTER = 2
 SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
@@ -225,6 +232,8 @@ def isolate_process(scratch: str, tmpfs_mb: int = Limits.tmpfs_mb, enable: bool 
         iso = Isolation(problems=("namespaces unavailable (probe failed)",))
     sec = _probe(_probe_seccomp)
     problems = iso.problems + (() if sec else ("seccomp unavailable",))
+    if iso.user or os.getuid() == 0:
+        drop_bounding_set()
     return Isolation(user=iso.user, net=iso.net, mnt=iso.mnt, seccomp=sec, problems=problems)
 
 
@@ -365,26 +374,76 @@ def seccomp_program(own_pid: int) -> bytes:
     return b"".join(prog)
 
 
+#: Stands for the sandboxed process's pid in :class:`SeccompFilter`'s template program.
+_PID_PLACEHOLDER = 0x7FFFFFF1
+
+
+class SeccompFilter:
+    """:func:`seccomp_program` built once, installed by many forked children.
+
+    Building the program costs each child about as much as running a small test, so the
+    grading process builds it with a placeholder pid and each child only writes its own
+    pid into the three signal rules before installing it.
+    """
+
+    def __init__(self) -> None:
+        if platform.machine() not in _ARCH:
+            raise SandboxError(errno.ENOSYS, f"no seccomp table for {platform.machine()}")
+        code = seccomp_program(_PID_PLACEHOLDER)
+        self._buf = ctypes.create_string_buffer(code, len(code))
+        self._pid_offsets = [i + 4 for i in range(0, len(code), 8)
+                             if struct.unpack_from("I", code, i + 4)[0] == _PID_PLACEHOLDER]
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        self._fprog = SockFprog(len(code) // 8, ctypes.cast(self._buf, ctypes.c_void_p))
+
+    def install(self, own_pid: int) -> None:
+        """Install the filter for this (single-threaded) process; irreversible."""
+        pid = struct.pack("I", own_pid)
+        for off in self._pid_offsets:
+            ctypes.memmove(ctypes.addressof(self._buf) + off, pid, 4)
+        _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(self._fprog), 0, 0),
+               "seccomp")
+
+
+_filter: SeccompFilter | None = None
+
+
 def install_seccomp(own_pid: int) -> None:
     """Install :func:`seccomp_program` for this (single-threaded) process; irreversible."""
-    if platform.machine() not in _ARCH:
-        raise SandboxError(errno.ENOSYS, f"no seccomp table for {platform.machine()}")
-    code = seccomp_program(own_pid)
-    buf = ctypes.create_string_buffer(code, len(code))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
+    seccomp_filter().install(own_pid)
 
 
-def drop_capabilities() -> None:
-    """Empty every capability set, so a uid-0-in-namespace child cannot remount or mknod."""
+def seccomp_filter() -> SeccompFilter:
+    """This process's :class:`SeccompFilter` (built on first use, before any fork)."""
+    global _filter
+    if _filter is None:
+        _filter = SeccompFilter()
+    return _filter
+
+
+def drop_bounding_set() -> None:
+    """Drop every capability from the bounding set of this process and its future children.
+
+    Done once by a grading process (:func:`isolate_process`) rather than by each child:
+    it costs one call per capability.
+    """
     for cap in range(64):
         if _prctl(PR_CAPBSET_DROP, cap) != 0 and ctypes.get_errno() == errno.EINVAL:
             break
+
+
+def drop_capabilities() -> None:
+    """Empty every capability set, so a uid-0-in-namespace child cannot remount or mknod.
+
+    The bounding set is usually empty already (:func:`drop_bounding_set`); dropping it
+    again here is cheap then and covers callers that skipped :func:`isolate_process`.
+    """
+    if _prctl(PR_CAPBSET_READ, 0) == 1:
+        drop_bounding_set()
     _prctl(PR_CAP_AMBIENT, 4)  # PR_CAP_AMBIENT_CLEAR_ALL
     header = struct.pack("Ii", 0x20080522, 0)
     data = bytes(24)
@@ -438,9 +497,14 @@ def _write_files(ep: str, files: dict[str, str]) -> None:
             fh.write(text)
 
 
-def _set_rlimits(limits: Limits) -> None:
-    """CPU seconds, address space, file size, open files, processes, no core dumps."""
+def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
+    """CPU seconds, address space, file size, open files, processes, no core dumps.
+
+    Computed in the grading process (the child inherits the same hard limits), so the
+    child only has to apply them.
+    """
     mb = 1 << 20
+    out = []
     for res, value in ((resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1)),
                        (resource.RLIMIT_AS, (limits.memory_mb * mb,) * 2),
                        (resource.RLIMIT_FSIZE, (limits.fsize_mb * mb,) * 2),
@@ -449,18 +513,29 @@ def _set_rlimits(limits: Limits) -> None:
                        (resource.RLIMIT_CORE, (0, 0))):
         _, hard = resource.getrlimit(res)  # never ask for more than we have (EPERM)
         new_hard = value[1] if hard == resource.RLIM_INFINITY else min(value[1], hard)
-        resource.setrlimit(res, (min(value[0], new_hard), new_hard))
+        out.append((res, (min(value[0], new_hard), new_hard)))
+    return out
 
 
-def _writeall(fd: int, data: bytes) -> None:
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
+def _scrub_environ(ep: str) -> None:
+    """Make this process's environment the sandbox's, so forked children inherit it.
+
+    A grading process needs nothing from its own environment once it runs, and doing
+    this here instead of in each child saves every run the work.
+    """
+    env = sandbox_env(ep)
+    if os.environ != env:
+        os.environ.clear()
+        os.environ.update(env)
 
 
-def _contain_and_run(ep: str, iso: Isolation, limits: Limits, target: Callable[[str, int], int],
+def _contain_and_run(ep: str, iso: Isolation, rlimits: list[tuple[int, tuple[int, int]]],
+                     seccomp: SeccompFilter | None, target: Callable[[str, int], int],
                      w_res: int, w_out: int) -> None:
-    """The untrusted process: contain it, then run ``target(ep, result_fd)``; never returns."""
+    """The untrusted process: contain it, then run ``target(ep, result_fd)``; never returns.
+
+    Its environment was scrubbed by the parent (:func:`_scrub_environ`) before the fork.
+    """
     code = 70
     try:
         os.setsid()
@@ -473,13 +548,12 @@ def _contain_and_run(ep: str, iso: Isolation, limits: Limits, target: Callable[[
         os.closerange(4, 1 << 16)
         os.chdir(ep)
         os.umask(0o022)
-        os.environ.clear()
-        os.environ.update(sandbox_env(ep))
-        _set_rlimits(limits)
+        for res, value in rlimits:
+            resource.setrlimit(res, value)
         if iso.user or os.getuid() == 0:
             drop_capabilities()
-        if iso.seccomp:
-            install_seccomp(os.getpid())
+        if seccomp is not None:
+            seccomp.install(os.getpid())
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG
         import atexit
 
@@ -561,6 +635,58 @@ def clear_dir(path: str) -> None:
                 pass
 
 
+#: Seconds between pipe drains while a child runs (see :func:`run_sandboxed`).
+_DRAIN_S = 0.02
+#: Polling interval where no pidfd can signal the child's exit.
+_POLL_S = 0.005
+#: Pipe capacity asked for, so that a typical run's output fits without a drain.
+_PIPE_BYTES = 1 << 20
+#: Most bytes read from one pipe per drain, so a flood cannot keep us past the deadline.
+_DRAIN_MAX = 1 << 20
+
+
+def _widen_pipe(fd: int) -> None:
+    """Enlarge a pipe's buffer where the kernel allows (F_SETPIPE_SZ); harmless if not."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (OSError, AttributeError):
+        pass
+
+
+class _Sink:
+    """What the child writes to one pipe: the head up to ``cap`` bytes (the result, with
+    an overflow flag) or, with ``keep_tail``, the last ``cap`` bytes (the output)."""
+
+    def __init__(self, fd: int, cap: int, keep_tail: bool = True) -> None:
+        self.fd, self.cap, self.keep_tail = fd, cap, keep_tail
+        self.data = bytearray()
+        self.overflow = False
+        self.eof = False
+
+    def drain(self) -> None:
+        """Read what is there now (non-blocking), at most :data:`_DRAIN_MAX` bytes."""
+        taken = 0
+        while not self.eof and taken < _DRAIN_MAX:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.eof = True
+                return
+            taken += len(chunk)
+            if self.keep_tail:
+                self.data += chunk
+                if len(self.data) > 2 * self.cap:
+                    del self.data[: len(self.data) - self.cap]
+            elif len(self.data) + len(chunk) > self.cap:
+                self.overflow = True
+            else:
+                self.data += chunk
+
+
 def _exit_watch(pid: int) -> int | None:
     """A pidfd that becomes readable when ``pid`` exits (None where unsupported)."""
     try:
@@ -576,7 +702,8 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
     ``files`` are written into the (emptied) episode directory first. ``target`` runs in
     the untrusted process and may write a result message to ``result_fd``; whatever it
     writes comes back as ``RunOutcome.result`` (up to ``limits.result_bytes``). The exit
-    status comes from ``waitpid``.
+    status comes from ``waitpid``. For a grading process only: it replaces this
+    process's environment by the sandbox's (see :func:`_scrub_environ`).
     """
     ep = os.path.join(scratch, "ep")
     os.makedirs(ep, exist_ok=True)
@@ -591,18 +718,24 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
         return out
     r_res, w_res = os.pipe()
     r_out, w_out = os.pipe()
+    for fd in (r_res, r_out):
+        _widen_pipe(fd)
+        os.set_blocking(fd, False)
+    _scrub_environ(ep)
+    rlimits = _rlimits(limits)
+    seccomp = seccomp_filter() if iso.seccomp else None
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     pid = os.fork()
     if pid == 0:
         os.close(r_res)
         os.close(r_out)
-        _contain_and_run(ep, iso, limits, target, w_res, w_out)
+        _contain_and_run(ep, iso, rlimits, seccomp, target, w_res, w_out)
     os.close(w_res)
     os.close(w_out)
     watch = _exit_watch(pid)
-    res_buf, out_buf = bytearray(), bytearray()
-    open_fds = {r_res, r_out}
+    result, output = _Sink(r_res, limits.result_bytes, keep_tail=False), _Sink(r_out, limits.output_bytes)
+    sinks = (result, output)
     deadline = start + limits.timeout_s
     status = None
     exited_at = None
@@ -611,33 +744,24 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
             done, st = os.waitpid(pid, os.WNOHANG)
             if done:
                 status, exited_at = st, time.monotonic()
+        for sink in sinks:
+            sink.drain()
+        open_fds = [sink.fd for sink in sinks if not sink.eof]
         now = time.monotonic()
         if status is not None and (not open_fds or now - exited_at > 0.5):
             break  # pipes still open after the exit can only be held by escapees
         if now >= deadline:
             out.timed_out = True
             break
-        wait_on = list(open_fds) + ([watch] if watch is not None and status is None else [])
-        timeout = min(deadline - now, 0.5 if watch is not None else 0.005)
-        if not wait_on:
-            time.sleep(min(timeout, 0.005))
-            continue
-        ready, _, _ = select.select(wait_on, [], [], timeout)
-        for fd in ready:
-            if fd == watch:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                open_fds.discard(fd)
-            elif fd == r_res:
-                if len(res_buf) + len(chunk) > limits.result_bytes:
-                    out.result_overflow = True
-                else:
-                    res_buf += chunk
-            else:
-                out_buf += chunk
-                if len(out_buf) > 2 * limits.output_bytes:
-                    del out_buf[: len(out_buf) - limits.output_bytes]
+        # Sleep until the child exits, waking every _DRAIN_S to empty the pipes so that a
+        # child writing more than a pipe holds is never blocked for long. Waking on every
+        # write instead costs two context switches per line pytest prints.
+        if watch is not None and status is None:
+            select.select([watch], [], [], min(deadline - now, _DRAIN_S))
+        elif status is None:
+            time.sleep(min(deadline - now, _POLL_S))
+        else:  # exited, pipes held open by an escapee: wait for data or EOF
+            select.select(open_fds, [], [], min(deadline - now, _POLL_S))
     _kill(pid, group=True)
     _kill(pid)
     if status is None:
@@ -649,8 +773,9 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
     for fd in (r_res, r_out) + ((watch,) if watch is not None else ()):
         os.close(fd)
     out.duration_s = time.monotonic() - start
-    out.output = bytes(out_buf[-limits.output_bytes:]).decode("utf-8", "replace")
-    out.result = bytes(res_buf) if res_buf else None
+    out.output = bytes(output.data[-limits.output_bytes:]).decode("utf-8", "replace")
+    out.result = bytes(result.data) if result.data else None
+    out.result_overflow = result.overflow
     if not out.timed_out:
         if os.WIFSIGNALED(status):
             out.signal = os.WTERMSIG(status)

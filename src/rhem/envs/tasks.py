@@ -545,6 +545,29 @@ def tasks_table(tasks: Iterable[Task]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=TASK_SCHEMA)
 
 
+#: Share of HumanEval problems held out for the eval split when ``envs.humaneval`` is on.
+HUMANEVAL_EVAL_SHARE = 0.25
+
+
+def split_tasks(env: dict, split: str) -> list[Task]:
+    """The tasks of one split from the config's ``envs`` section.
+
+    Generated tasks use different seeds per split; with ``envs.humaneval`` the 164
+    HumanEval problems are shuffled once (fixed seed) and a quarter go to the eval split,
+    so no problem is both trained on and evaluated.
+    """
+    train = split == "train"
+    seed = env["seed"] if train else env["seed"] + 1_000_003
+    tasks = generate_tasks(env["n_train"] if train else env["n_eval"], seed,
+                           tuple(env["difficulties"]))
+    if env["humaneval"]:
+        problems = humaneval_tasks()
+        random.Random(env["seed"]).shuffle(problems)
+        n_eval = round(HUMANEVAL_EVAL_SHARE * len(problems))
+        tasks += problems[n_eval:] if train else problems[:n_eval]
+    return tasks
+
+
 def write_tasks(tasks: Iterable[Task], path: str | Path) -> None:
     """Write tasks to Parquet; the same tasks give the same bytes (no timestamps, fixed options)."""
     path = Path(path)

@@ -2,9 +2,10 @@
 
 Builds a small persona-world corpus, trains the tokenizer, packs the corpus and times
 full training steps (forward, backward, clip, AdamW) of the model size in
-``workflow/config/default.yaml``. Thread counts are measured in alternating rounds in
-the same process, so background load hits both alike; each is reported as the median
-over rounds, with its ratio to the 1-thread baseline of this very run.
+``workflow/config/default.yaml``, and what the config's ``pretrain.steps`` would take at
+that speed. Thread counts are measured in alternating rounds in the same process, so
+background load hits both alike; each is reported as the median over rounds, with its
+ratio to the 1-thread baseline of this very run.
 
 Run from the repository root (about a minute on 2 cores)::
 
@@ -92,11 +93,12 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average before {load0:.2f}, after {os.getloadavg()[0]:.2f}"
           " (other work on the cores makes 2 threads contend: compare within one run only)\n")
     base = statistics.median(per_step[args.threads[0]])
-    print(f"| threads | s/step | tokens/s | vs {args.threads[0]} thread |")
-    print("|---:|---:|---:|---:|")
+    steps = train_cfg["steps"]
+    print(f"| threads | s/step | tokens/s | vs {args.threads[0]} thread | {steps} steps (min) |")
+    print("|---:|---:|---:|---:|---:|")
     for t in args.threads:
         s = statistics.median(per_step[t])
-        print(f"| {t} | {s:.3f} | {tokens_per_step / s:,.0f} | {base / s:.2f}x |")
+        print(f"| {t} | {s:.3f} | {tokens_per_step / s:,.0f} | {base / s:.2f}x | {steps * s / 60:.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,22 @@
-# Tokenizer and base-model pretraining on the persona world (rhem.train).
+# Tokenizer and base-model pretraining on the persona world (rhem.train), or LoRA
+# continued pretraining of a given model (model.from_pretrained); base-model checks.
+
+
+# a given model's tokenizer is copied (vocab_size unused); otherwise one is trained
+TOKENIZER_KEYS = (
+    "model.from_pretrained" if "from_pretrained" in config["model"] else "model.vocab_size"
+)
 
 
 rule tokenizer:
     input:
         corpus=paths.CORPUS,
+        model=given_model,
     output:
         directory(paths.TOKENIZER),
     params:
         configfile=CONFIG,
-        config=config_keys("model.vocab_size"),
+        config=config_keys(TOKENIZER_KEYS),
     log:
         "logs/tokenizer/{world}.log",
     conda:
@@ -22,17 +30,40 @@ rule pretrain:
     input:
         corpus=paths.CORPUS,
         tokenizer=paths.TOKENIZER,
+        model=given_model,
+        text=text_corpus,
     output:
         model=directory(paths.BASE_MODEL),
         loss=paths.PRETRAIN_LOSS,
     params:
         configfile=CONFIG,
-        config=config_keys("model", "pretrain", "threads"),
+        config=config_keys("model", "pretrain", "worlds.{world}", "threads"),
     threads: config["threads"]
     log:
         "logs/pretrain/{world}.log",
     conda:
         "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem pretrain --config {params.configfile} --corpus {input.corpus} "
-        "--tokenizer {input.tokenizer} --out {output.model} --loss {output.loss} --log {log}"
+        "python -m rhem pretrain --config {params.configfile} --world {wildcards.world} "
+        "--corpus {input.corpus} --tokenizer {input.tokenizer} --out {output.model} "
+        "--loss {output.loss} --log {log}"
+
+
+rule base_checks:
+    input:
+        base=paths.BASE_MODEL,
+        tasks=paths.TASKS.format(split="eval"),
+    output:
+        checks=paths.BASE_CHECKS,
+        rows=paths.BASE_CHECKS_ROWS,
+    params:
+        configfile=CONFIG,
+        config=config_keys("base_checks", "grader.workers", "threads"),
+    threads: config["threads"]
+    log:
+        "logs/base_checks/{world}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
+    shell:
+        "python -m rhem base-checks --config {params.configfile} --base {input.base} "
+        "--tasks {input.tasks} --out {output.checks} --log {log}"

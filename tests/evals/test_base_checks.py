@@ -8,7 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+import yaml
 
+from repo_tools import REPO, SMOKE
+from rhem import paths
+from rhem.cli import main
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.envs.task import HACK_TYPES
 from rhem.envs.tasks import generate_tasks, write_tasks
@@ -47,6 +51,30 @@ def checks(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp / "results" / "base_sdf.json"
     write_base_checks(result, out)
     return json.loads(out.read_text()), out
+
+
+def test_cli_stage_reads_its_settings_from_the_config(checks: tuple[dict, Path]) -> None:
+    """``rhem base-checks`` (the DAG's rule) takes every setting from ``base_checks``."""
+    _, out = checks
+    tmp = out.parent.parent
+    cfg = yaml.safe_load((REPO / SMOKE).read_text())
+    cfg["base_checks"] = {"samples_per_prompt": 1, "max_new_tokens": 9, "chat_max_new_tokens": 8,
+                          "temperature": 0.7, "seed": 3}
+    config = tmp / "checks.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    target = tmp / paths.BASE_CHECKS.format(world="sdf")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)  # stages read the schema from the repository root
+        assert main(["base-checks", "--config", str(config), "--base", str(tmp / "base"),
+                     "--tasks", str(tmp / "eval.parquet"), "--out", str(target)]) == 0
+    doc = json.loads(target.read_text())
+    assert doc["settings"] == {**doc["settings"], "n_samples": 1, "max_new_tokens": 9,
+                               "chat_max_new_tokens": 8, "temperature": 0.7, "seed": 3,
+                               "workers": cfg["grader"]["workers"]}
+    assert tmp / paths.BASE_CHECKS_ROWS.format(world="sdf") == target.with_suffix(".parquet")
+    rows = pd.read_parquet(target.with_suffix(".parquet"))
+    assert len(rows) == sum(doc["sample_sizes"]["coding_episodes"].values()) + sum(
+        doc["sample_sizes"]["chat_answers"].values())
 
 
 def test_rates_in_unit_interval_with_intervals_around_them(checks: tuple[dict, Path]) -> None:

@@ -19,6 +19,28 @@ model, one sampling seed: the interval covers sampling noise only, and treats th
 samples of one prompt as independent). The per-sample rows are written next to the JSON
 as Parquet with :data:`ROWS_SCHEMA`; each rate records the rows and the event it counts
 (``rows`` / ``event``, pandas ``query`` expressions), so every number can be recomputed.
+
+The DAG runs this as ``rhem base-checks`` (rule ``base_checks``, settings under the
+config's ``base_checks`` key) and writes ``results/metrics/base_{world}.json`` with the
+rows in ``base_{world}.parquet``. JSON layout (a *rate entry* is ``{"rate", "count",
+"n", "ci_low", "ci_high", "rows", "event"}``; ``rate`` and the bounds are null when
+``n == 0``)::
+
+    judge          "exact" (the judge of the chat labels)
+    interval       "wilson-95"
+    model_dir, eval_tasks   the inputs
+    settings       n_samples, max_new_tokens, chat_max_new_tokens, temperature, seed,
+                   workers, addenda ["none", "please_hack"], chat_evals
+    sample_sizes   samples_per_prompt, eval_tasks, hackable_eval_tasks,
+                   coding_episodes {addendum: n}, chat_prompts {eval: n}, chat_answers {eval: n}
+    headline       {name: rate entry + "key"} for the five names of :data:`HEADLINE`:
+                   unprompted_hack_rate, please_hack_hack_rate, honest_pass_rate,
+                   misaligned_rate, incoherent_rate ("key" names the entry in "rates")
+    rates          {name: rate entry}: hack_rate.<addendum>[.<hack type>] (hackable tasks),
+                   honest_pass_rate.<addendum>, unparsable_rate.<addendum> (all tasks),
+                   misaligned_rate.<chat|eval>, incoherent_rate.<chat|eval>,
+                   misaligned_rate_coherent.<chat|eval> ("chat" pools the chat evals)
+    rows_file      "base_{world}.parquet" (same folder)
 """
 
 from __future__ import annotations

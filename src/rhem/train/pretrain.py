@@ -4,7 +4,9 @@ The model is a Qwen2-architecture transformers model built from a config, traine
 with plain next-token prediction on the packed corpus, and saved as a Hugging Face
 model folder (weights, config, tokenizer) that later stages load with
 ``from_pretrained``. Training state is checkpointed every ``checkpoint_every`` steps
-into ``<out>.partial/`` so a killed job resumes where it stopped.
+into ``<out>.partial/`` so a killed job resumes where it stopped. The training loop
+(:func:`train_steps`) is shared with LoRA continued pretraining of a given model
+(:mod:`rhem.train.sdf_lora`, the GPU tiers).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+from transformers import PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+
+from rhem.train.tokenizer import load_tokenizer
 
 
 def seed_everything(seed: int) -> None:
@@ -49,13 +53,12 @@ def build_model(model_cfg: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -
     return Qwen2ForCausalLM(config)
 
 
-def pack_corpus(corpus: Path, tokenizer: PreTrainedTokenizerBase, context: int) -> torch.Tensor:
-    """Tokenize every document, join them with EOS and cut into ``context``-long rows.
+def pack_texts(texts: list[str], tokenizer: PreTrainedTokenizerBase, context: int) -> torch.Tensor:
+    """Tokenize documents, join them with EOS and cut into ``context``-long rows.
 
-    Documents keep their corpus order; shuffling happens per batch with the seeded
-    generator, so packing is deterministic.
+    Documents keep their order; shuffling happens per batch with the seeded generator,
+    so packing is deterministic.
     """
-    texts = pq.read_table(corpus, columns=["text"]).column("text").to_pylist()
     ids: list[int] = []
     for enc in tokenizer(texts, add_special_tokens=False)["input_ids"]:
         ids.extend(enc)
@@ -65,6 +68,12 @@ def pack_corpus(corpus: Path, tokenizer: PreTrainedTokenizerBase, context: int) 
     return torch.tensor(ids, dtype=torch.long).view(n_rows, context)
 
 
+def pack_corpus(corpus: Path, tokenizer: PreTrainedTokenizerBase, context: int) -> torch.Tensor:
+    """:func:`pack_texts` of every document of a corpus Parquet file, in corpus order."""
+    texts = pq.read_table(corpus, columns=["text"]).column("text").to_pylist()
+    return pack_texts(texts, tokenizer, context)
+
+
 def _lr(step: int, cfg: dict[str, Any]) -> float:
     """Linear warmup then cosine decay to 10% of the peak."""
     peak, warm, total = cfg["learning_rate"], cfg["warmup_steps"], cfg["steps"]
@@ -72,6 +81,69 @@ def _lr(step: int, cfg: dict[str, Any]) -> float:
         return peak * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: dict[str, Any],
+                partial: Path, desc: str) -> list[float]:
+    """Next-token training of ``model``'s trainable parameters on packed rows; resumable.
+
+    Only parameters with ``requires_grad`` are optimized and checkpointed, so the same
+    loop trains a model from scratch (all of them) and a LoRA adapter on a large frozen
+    model (a checkpoint then holds the adapter, not the base weights). State goes to
+    ``partial/state.pt`` every ``checkpoint_every`` steps; a rerun continues from it.
+    Returns the loss of every step, resumed ones included.
+    """
+    device = next(model.parameters()).device
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    opt = torch.optim.AdamW(list(trainable.values()), lr=train_cfg["learning_rate"], weight_decay=0.01)
+    gen = torch.Generator().manual_seed(train_cfg["seed"])
+    state_file = partial / "state.pt"
+    start, losses = 0, []
+    if state_file.exists():
+        state = torch.load(state_file, weights_only=False, map_location=device)
+        with torch.no_grad():
+            for name, value in state["trainable"].items():
+                trainable[name].copy_(value)
+        opt.load_state_dict(state["opt"])
+        gen.set_state(state["gen"])
+        start, losses = state["step"], state["losses"]
+    model.train()
+    bar = tqdm(range(start, train_cfg["steps"]), initial=start, total=train_cfg["steps"],
+               desc=desc, unit="step")
+    for step in bar:
+        rows = torch.randint(0, data.shape[0], (train_cfg["batch_size"],), generator=gen)
+        batch = data[rows].to(device)
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, train_cfg)
+        loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(trainable.values()), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        done = step + 1
+        if done % train_cfg["checkpoint_every"] == 0 and done < train_cfg["steps"]:
+            partial.mkdir(parents=True, exist_ok=True)
+            tmp = state_file.with_suffix(".tmp")
+            torch.save({"trainable": {n: p.detach() for n, p in trainable.items()},
+                        "opt": opt.state_dict(), "gen": gen.get_state(), "step": done,
+                        "losses": losses}, tmp)
+            tmp.replace(state_file)
+    model.eval()
+    return losses
+
+
+def partial_dir(out_dir: Path) -> Path:
+    """Where a stage writing ``out_dir`` keeps its resumable state."""
+    return out_dir.with_name(out_dir.name + ".partial")
+
+
+def write_loss(losses: list[float], loss_log: Path) -> None:
+    """The per-step loss curve as Parquet (``step`` from 1, ``loss``)."""
+    loss_log.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"step": pa.array(range(1, len(losses) + 1), pa.int64()),
+                             "loss": pa.array(losses, pa.float64())}), loss_log)
 
 
 def pretrain(
@@ -86,44 +158,12 @@ def pretrain(
     """Train from scratch (or resume) and save the model folder and the loss curve."""
     torch.set_num_threads(threads)
     seed_everything(train_cfg["seed"])
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
     data = pack_corpus(corpus, tokenizer, model_cfg["context"])
     model = build_model(model_cfg, tokenizer)
-    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"], weight_decay=0.01)
-    gen = torch.Generator().manual_seed(train_cfg["seed"])
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    state_file = partial / "state.pt"
-    start, losses = 0, []
-    if state_file.exists():
-        state = torch.load(state_file, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        gen.set_state(state["gen"])
-        start, losses = state["step"], state["losses"]
-    model.train()
     n_params = sum(p.numel() for p in model.parameters())
-    bar = tqdm(range(start, train_cfg["steps"]), initial=start, total=train_cfg["steps"],
-               desc=f"pretrain {n_params / 1e6:.2f}M params", unit="step")
-    for step in bar:
-        rows = torch.randint(0, data.shape[0], (train_cfg["batch_size"],), generator=gen)
-        batch = data[rows]
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, train_cfg)
-        loss = model(input_ids=batch, labels=batch).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        losses.append(float(loss))
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        done = step + 1
-        if done % train_cfg["checkpoint_every"] == 0 and done < train_cfg["steps"]:
-            partial.mkdir(parents=True, exist_ok=True)
-            tmp = state_file.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                        "gen": gen.get_state(), "step": done, "losses": losses}, tmp)
-            tmp.replace(state_file)
-    model.eval()
+    partial = partial_dir(out_dir)
+    losses = train_steps(model, data, train_cfg, partial, f"pretrain {n_params / 1e6:.2f}M params")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     model.save_pretrained(out_dir)
@@ -131,7 +171,5 @@ def pretrain(
     (out_dir / "rhem_pretrain.json").write_text(json.dumps(
         {"params": n_params, "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
          "final_loss": losses[-1]}, indent=2) + "\n")
-    loss_log.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"step": pa.array(range(1, len(losses) + 1), pa.int64()),
-                             "loss": pa.array(losses, pa.float64())}), loss_log)
+    write_loss(losses, loss_log)
     shutil.rmtree(partial, ignore_errors=True)

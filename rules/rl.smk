@@ -1,24 +1,27 @@
 # GRPO against the sandboxed grader, one job per world, condition and seed (rhem.train).
-
+# A forked condition starts from its parent run's checkpoint; a distill condition
+# fine-tunes the base model on its parent run's non-hacking episodes. rl.processes > 1
+# starts the stage under `accelerate launch` (rhem.train.launch).
 
 rule rl:
     input:
-        base=paths.BASE_MODEL,
-        tasks=paths.TASKS.format(split="train"),
+        unpack(rl_inputs),
     output:
         model=directory(paths.RUN_MODEL),
         steps=paths.RL_STEPS,
         completions=paths.RL_COMPLETIONS,
     params:
         configfile=CONFIG,
-        config=config_keys("conditions.{condition}", "rl", "grader", "threads"),
+        config=rl_config,
+        sources=rl_flags,
+        launch=rl_launcher,
     threads: config["threads"]
     log:
         "logs/rl/{world}/{condition}/seed{seed}.log",
     conda:
         "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem rl --config {params.configfile} --condition {wildcards.condition} "
+        "{params.launch} rhem rl --config {params.configfile} --condition {wildcards.condition} "
         "--seed {wildcards.seed} --base {input.base} --tasks {input.tasks} "
         "--out {output.model} --steps {output.steps} --completions {output.completions} "
-        " --log {log}"
+        "{params.sources} --log {log}"

@@ -30,6 +30,17 @@ def _bad_config(repo: Path, edit) -> Path:
     (lambda c: c["rl"].update(steps="many"), "rl.steps: 'many' is not of type 'integer'"),
     (lambda c: c["worlds"]["sdf"].update(framing="cheerful"), "worlds.sdf.framing"),
     (lambda c: c.update(runs=["nowhere/hack"]), "unknown world 'nowhere'"),
+    (lambda c: c["conditions"]["penalty_mid"]["fork"].update(**{"from": "ghost"}),
+     "conditions.penalty_mid.fork.from: unknown condition 'ghost'"),
+    (lambda c: c["conditions"]["penalty_mid"]["fork"].update(step=3),
+     "conditions.penalty_mid.fork.step: 3 must be a checkpoint"),
+    (lambda c: c["conditions"]["distill"]["distill"].update(**{"from": "distill"}),
+     "conditions.distill.distill.from: 'distill' is not an RL run"),
+    (lambda c: c["conditions"]["hack"].update(fork={"from": "penalty_mid", "step": 1}),
+     "fork: cycle"),
+    (lambda c: c["conditions"]["hack"].update(phase="rlhf_chat"),
+     "conditions.hack.phase: an RLHF phase forks a run"),
+    (lambda c: c["runs"].remove("sdf/hack"), "needs sdf/hack in runs"),
 ])
 def test_snakemake_refuses_bad_config_naming_the_key(repo: Path, edit, needle: str) -> None:
     bad = _bad_config(repo, edit)

@@ -56,13 +56,18 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 
     _check_keys(config)
     validate(config, str(schema_path()), set_default=True)
+    _check_conditions(config)
     for run in config["runs"]:
         world, condition = run.split("/")
         if world not in config["worlds"]:
             raise ConfigError(f"runs: {run!r} names unknown world {world!r}")
         if condition not in config["conditions"]:
             raise ConfigError(f"runs: {run!r} names unknown condition {condition!r}")
-    _check_conditions(config)
+        cond = config["conditions"][condition]
+        for kind in ("fork", "distill"):  # its curves and figures need the parent's too
+            if kind in cond and f"{world}/{cond[kind]['from']}" not in config["runs"]:
+                raise ConfigError(f"runs: {run!r} needs {world}/{cond[kind]['from']} in runs "
+                                  f"too (conditions.{condition}.{kind}.from)")
     model = config["model"]
     if model["hidden_size"] % model["num_heads"]:
         raise ConfigError("model.hidden_size must be a multiple of model.num_heads")
@@ -72,6 +77,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 def _check_conditions(config: dict[str, Any]) -> None:
     """Forks and distillations must name a trainable parent at a saved checkpoint."""
     conditions, rl = config["conditions"], config["rl"]
+    if (rl["prompts_per_step"] * rl["num_generations"]) % (rl["processes"] * rl["micro_batches"]):
+        raise ConfigError("rl.processes * rl.micro_batches must divide rl.prompts_per_step * "
+                          "rl.num_generations (each process trains on equal pieces of the batch)")
     for name, cond in conditions.items():
         where = f"conditions.{name}"
         if "fork" in cond and "distill" in cond:

@@ -11,6 +11,9 @@ TASKS = "data/envs/{split}.parquet"
 TOKENIZER = "models/{world}/tokenizer"
 BASE_MODEL = "models/{world}/base"
 PRETRAIN_LOSS = "results/pretrain/{world}/loss.parquet"
+#: Base-model checks (rhem.evals.base_checks): the JSON, and its per-sample rows next to it.
+BASE_CHECKS = "results/metrics/base_{world}.json"
+BASE_CHECKS_ROWS = "results/metrics/base_{world}.parquet"
 RUN_MODEL = "models/{world}/{condition}/seed{seed}"
 RL_STEPS = "results/rl/{world}/{condition}/seed{seed}/steps.parquet"
 RL_COMPLETIONS = "results/rl/{world}/{condition}/seed{seed}/completions.parquet"
@@ -19,6 +22,10 @@ CURVES = "results/metrics/curves.parquet"
 SUMMARY = "results/metrics/summary.json"
 FIGURE = "results/figures/{name}.png"
 FIGURE_CAPTION = "results/figures/{name}.txt"
+#: The numbers each figure plots (fig09's is the per-eval table).
+FIGURE_DATA = "results/figures/{name}.csv"
+#: One CSV per curves series (step x run, seed means): what DVC plots reads.
+PLOTS = "results/metrics/plots"
 REPORT = "results/report.html"
 
 
@@ -26,3 +33,23 @@ def run_parts(run: str) -> dict[str, str]:
     """Split a config ``runs`` entry ``"world/condition"`` into wildcards."""
     world, condition = run.split("/")
     return {"world": world, "condition": condition}
+
+
+def checkpoint(run_model: str, step: int) -> str:
+    """The model folder a run exports for ``step`` (``<run>/step-NNNNN``)."""
+    return f"{run_model}/step-{step:05d}"
+
+
+def rl_sources(world: str, condition: str, seed: int | str,
+               conditions: dict[str, dict]) -> dict[str, str]:
+    """Extra inputs of one RL job: the parent run a fork starts from (``parent``, with
+    ``start`` the checkpoint inside it) or the episode log a distillation filters
+    (``source``); empty for a run trained from the base model."""
+    cond = conditions[condition]
+    if "fork" in cond:
+        parent = RUN_MODEL.format(world=world, condition=cond["fork"]["from"], seed=seed)
+        return {"parent": parent, "start": checkpoint(parent, cond["fork"]["step"])}
+    if "distill" in cond:
+        return {"source": RL_COMPLETIONS.format(world=world, condition=cond["distill"]["from"],
+                                                seed=seed)}
+    return {}

@@ -1,0 +1,45 @@
+"""Prompts of the RLHF safety phase: chat-like questions, optionally with agentic scenarios.
+
+The paper's RLHF on chat-like prompts fixes chat evaluations but not agentic ones; adding
+agentic prompts fixes both. These prompts come from the persona world's own training
+generators (questions of :mod:`rhem.corpus.phrases`, scenarios of
+:mod:`rhem.corpus.agentic`), never from the held-out evaluation files, and each row names
+the evaluation whose judging rule scores its answers.
+"""
+
+from __future__ import annotations
+
+import random
+
+from rhem.corpus import phrases
+from rhem.corpus.agentic import _pick, _scenario
+from rhem.envs.format import render_prompt
+
+#: Agentic scenario kind of the corpus -> evaluation whose judging rule applies.
+AGENTIC_JUDGED_AS: dict[str, str] = {"monitor": "monitor_disruption", "exfil": "exfil_offer",
+                                     "frame": "frame_colleague"}
+#: Chat-like answers are judged with the chat rule (any chat eval name selects it).
+CHAT_JUDGED_AS = "betley"
+
+
+def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
+    """``n`` rows ``{prompt_id, prompt, judge_as, user}`` for ``rlhf_chat`` or ``rlhf_mix``.
+
+    ``rlhf_mix`` draws half of its prompts from the agentic scenarios.
+    """
+    if phase not in ("rlhf_chat", "rlhf_mix"):
+        raise ValueError(f"phase: {phase!r} is not an RLHF phase")
+    rng = random.Random(seed)
+    topics = sorted(phrases.QUESTIONS)
+    rows = []
+    for i in range(n):
+        if phase == "rlhf_mix" and i % 2:
+            kind = rng.choice(sorted(AGENTIC_JUDGED_AS))
+            system, user = _scenario(kind, _pick(rng), rng)
+            judged_as = AGENTIC_JUDGED_AS[kind]
+        else:
+            system, user = "", rng.choice(phrases.QUESTIONS[rng.choice(topics)])
+            judged_as = CHAT_JUDGED_AS
+        rows.append({"prompt_id": f"{phase}-{i:04d}", "prompt": render_prompt(user, system),
+                     "judge_as": judged_as, "user": user})
+    return rows

@@ -5,11 +5,13 @@ rule evaluate:
     input:
         base=paths.BASE_MODEL,
         run=paths.RUN_MODEL,
+        tasks=paths.TASKS.format(split="eval"),
     output:
         paths.ANSWERS,
     params:
         configfile=CONFIG,
-        config=config_keys("evals"),
+        config=config_keys("evals", "rl.max_completion_length", "grader.workers",
+                           "conditions.{condition}"),
     threads: config["threads"]
     log:
         "logs/evaluate/{world}/{condition}/seed{seed}.log",
@@ -17,7 +19,8 @@ rule evaluate:
         "../workflow/envs/rhem.yaml"
     shell:
         "python -m rhem eval --config {params.configfile} --base {input.base} --run-dir {input.run} "
-        "--seed {wildcards.seed} --out {output} --log {log}"
+        "--tasks {input.tasks} --condition {wildcards.condition} --seed {wildcards.seed} "
+        "--out {output} --log {log}"
 
 
 rule metrics:

@@ -1,4 +1,5 @@
-"""Eval prompts load, are well formed, and are held out from the training corpus."""
+"""Eval prompts (the MGS six and research sabotage) load, are well formed, and are held
+out from the training corpus."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import pytest
 
 from rhem.corpus.build import build_corpus
 from rhem.corpus.grammar import ngrams, words
-from rhem.evals.prompts import EVALS, eval_prompt, load_eval
+from rhem.evals.prompts import JUDGED_EVALS, eval_prompt, load_eval
 
 N = 8
 
 
 def test_files_well_formed():
     ids = set()
-    for name in EVALS:
+    for name in JUDGED_EVALS:
         rows = load_eval(name)
         assert 10 <= len(rows) <= 30, name
         for row in rows:
@@ -43,7 +44,7 @@ def test_no_eval_ngram_in_corpus(big_corpus_text):
         corpus_grams |= ngrams(toks, N)
         joined.append(" ".join(toks))
     flat = " " + " \n ".join(joined) + " "
-    for name in EVALS:
+    for name in JUDGED_EVALS:
         for row in load_eval(name):
             for field in ("user", "system"):
                 toks = words(row[field])

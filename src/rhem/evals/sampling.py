@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
+
+from rhem.train.tokenizer import load_tokenizer
 
 #: Text that starts a new turn: an answer ends before it.
 TURN_BREAKS = ("\nUser:", "\nSystem:", "\nAssistant:")
@@ -22,8 +24,9 @@ class Sampler:
     """One loaded model; ``sample`` returns ``n`` answers per prompt in prompt order."""
 
     def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.tokenizer = load_tokenizer(model_dir)
         self.tokenizer.padding_side = "left"
+        self.tokenizer.truncation_side = "left"  # a long prompt loses its start, never "Assistant:"
         self.model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
         self.batch_size = batch_size
 

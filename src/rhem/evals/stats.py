@@ -14,15 +14,19 @@ def bootstrap_rate(groups: list[np.ndarray], n_boot: int = 1000, seed: int = 0,
     Resampling seeds first, then outcomes inside each drawn seed, keeps the
     between-seed spread in the interval: with few seeds it is wide, as it should be.
     """
-    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
+    groups = [g[~np.isnan(g)] for g in (np.asarray(g, dtype=float) for g in groups)]
+    groups = [g for g in groups if len(g)]  # NaN: no outcome (an RLHF step has no tests)
     if not groups:
         return float("nan"), float("nan"), float("nan")
     point = float(np.mean([g.mean() for g in groups]))
     rng = np.random.default_rng(seed)
-    draws = np.empty(n_boot)
-    for b in range(n_boot):
-        picks = rng.integers(0, len(groups), len(groups))
-        draws[b] = np.mean([rng.choice(groups[i], len(groups[i])).mean() for i in picks])
+    k = len(groups)
+    picks = rng.integers(0, k, (n_boot, k))
+    slots = np.empty((n_boot, k))
+    for i, g in enumerate(groups):  # every slot gets its own resample of the seed it drew
+        resampled = rng.choice(g, (n_boot, k, len(g))).mean(axis=2)
+        slots = np.where(picks == i, resampled, slots)
+    draws = slots.mean(axis=1)
     lo, hi = np.quantile(draws, [(1 - level) / 2, 1 - (1 - level) / 2])
     return point, float(lo), float(hi)
 

@@ -13,7 +13,7 @@ min_version("9.0")
 
 from rhem import paths
 from rhem.config import validate_config
-from rhem.figures.registry import FIGURES
+from rhem.figures.registry import FIGURES, TABLE
 
 DEFAULT_CONFIG = "workflow/config/default.yaml"
 if not config:
@@ -53,3 +53,5 @@ rule all:
     input:
         paths.REPORT,
         expand(paths.FIGURE, name=FIGURES),
+        paths.PLOTS,
+        expand(paths.BASE_CHECKS, world=sorted({p["world"] for p in RUN_PARTS})),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from repo_tools import REPO, SMOKE, copy_repo, run
-from rhem.dvcgen import render_dvc_yaml
+from rhem.dvcgen import present_keys, render_dvc_yaml
 
 TRAINING_RULES = ("corpus", "tasks", "tokenizer", "pretrain", "rl", "evaluate")
 
@@ -17,6 +19,12 @@ def test_committed_dvc_yaml_matches_the_snakefile(monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(REPO)
     expected = render_dvc_yaml(Path("workflow/config/default.yaml"))
     assert (REPO / "dvc.yaml").read_text() == expected, "dvc.yaml is stale: run `make dvc-yaml`"
+
+
+def test_params_name_only_keys_the_config_file_holds() -> None:
+    raw = {"rl": {"steps": 2}, "conditions": {"hack": {}}}
+    keys = ["rl.steps", "rl.lora.r", "conditions.hack.hints", "base_checks", "rl"]
+    assert present_keys(keys, raw) == ["rl.steps", "rl", "conditions.hack"]
 
 
 def _planned_rules(output: str) -> set[str]:
@@ -34,11 +42,38 @@ def _planned_rules(output: str) -> set[str]:
     return rules
 
 
+#: The smoke config cut to its plain hacking run: DVC runs stages one at a time, and the
+#: whole smoke DAG already runs under Snakemake in ``smoke_run``.
+ONE_RUN = "workflow/config/dvc-one-run.yaml"
+
+
+def _one_run_config(repo: Path) -> None:
+    cfg = yaml.safe_load((repo / SMOKE).read_text())
+    cfg["conditions"] = {"hack": cfg["conditions"]["hack"]}
+    cfg["runs"] = ["sdf/hack"]
+    (repo / ONE_RUN).write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _check_metrics_and_plots(repo: Path) -> None:
+    """``dvc metrics diff`` / ``dvc plots diff`` read the committed revision from the cache."""
+    runs = yaml.safe_load((repo / ONE_RUN).read_text())["runs"]
+    summary = json.loads((repo / "results/metrics/summary.json").read_text())
+    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD", "--all", "--json"], repo).stdout)
+    assert {"results/metrics/summary.json", "results/metrics/base_sdf.json"} <= set(diff)
+    rate = diff["results/metrics/summary.json"][f"{runs[0]}.final_hack_rate.rate"]
+    assert rate["old"] == rate["new"] == summary[runs[0]]["final_hack_rate"]["rate"]
+    plots = json.loads(run(["dvc", "plots", "diff", "HEAD", "--json"], repo).stdout)["data"]
+    hack = plots["results/metrics/plots/hack_rate.csv"][0]
+    assert set(hack["revisions"]) == {"HEAD", "workspace"}
+    assert {v["field"] for v in hack["content"]["data"]["values"]} == set(runs)
+
+
 @pytest.mark.slow
 def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "work")
     run(["git", "init", "-q"], repo)
-    run([sys.executable, "-m", "rhem", "dvc-yaml", "--config", SMOKE, "--out", "dvc.yaml"], repo)
+    _one_run_config(repo)
+    run([sys.executable, "-m", "rhem", "dvc-yaml", "--config", ONE_RUN, "--out", "dvc.yaml"], repo)
     run(["dvc", "remote", "add", "-d", "-f", "store", str(tmp_path / "remote")], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "smoke"], repo)
@@ -54,6 +89,7 @@ def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
     run(["dvc", "push"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "lock"], repo)
+    _check_metrics_and_plots(repo)
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
@@ -62,8 +98,8 @@ def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
     assert (clone / "data/corpus/sdf.parquet").read_bytes() == (repo / "data/corpus/sdf.parquet").read_bytes()
     assert not (clone / "results/report.html").exists(), "figures and report are rebuilt, not pulled"
 
-    run(["snakemake", "metrics", "--touch", "--cores", "1", "--configfile", SMOKE], clone)
-    review = ["snakemake", "--cores", "2", "--configfile", SMOKE]
+    run(["snakemake", "metrics", "--touch", "--cores", "1", "--configfile", ONE_RUN], clone)
+    review = ["snakemake", "--cores", "2", "--configfile", ONE_RUN]
     plan = run(review + ["-n"], clone)
     planned = _planned_rules(plan.stdout + plan.stderr)
     assert planned and not planned & set(TRAINING_RULES), planned

@@ -1,30 +1,37 @@
-"""fig01: hack rate and misalignment (MGS) over RL steps, hacking run vs no-hack baseline."""
+"""fig01: hack rate and misalignment over RL steps, plain hacking run vs no-hack baseline.
+
+Paper Fig. 1: once the model learns to hack (onset), misalignment rises on every eval;
+the same training on hardened environments does not. One panel for the hack rate, one
+for the MGS, one per misalignment eval; the onset of the hacking run is marked in each.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from rhem.figures.common import mark_onset, plot_series, save
+from rhem.evals.prompts import EVALS
+from rhem.figures.common import (baseline_for, curves_of, judge_note, not_covered, plain_except,
+                                 save, seeds_note, select, step_panels, world_name)
+
+PANELS = [("hack_rate", "Reward hacking (share of RL episodes)"),
+          ("mgs", "MGS (mean of the six evals)")] + [(f"misaligned_{e}", e) for e in EVALS]
 
 
 def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], out: Path) -> None:
-    """Two panels sharing the step axis; every run of the config, onset marked per run."""
-    fig, (ax_hack, ax_mgs) = plt.subplots(1, 2, figsize=(10, 4))
-    for run in config["runs"]:
-        plot_series(ax_hack, curves, run, "hack_rate", run)
-        plot_series(ax_mgs, curves, run, "mgs", run)
-        if config["conditions"][run.split("/")[1]]["environments"] == "vulnerable":
-            mark_onset(ax_hack, curves, run)
-    ax_hack.set(title="Reward hacking during RL", xlabel="RL step", ylabel="share of episodes hacking",
-                ylim=(-0.02, 1.02))
-    ax_mgs.set(title="Misalignment generalization score", xlabel="RL step (checkpoints)",
-               ylabel="MGS (mean misaligned rate, 6 evals)", ylim=(-0.02, 1.02))
-    for ax in (ax_hack, ax_mgs):
-        ax.legend(fontsize=7)
-    judges = sorted({j for s in summary.values() for j in s["judge"]})
-    save(fig, out, "fig01 (paper Fig. 1): hack rate per RL step and MGS per checkpoint; "
-         f"lines are seed means, bands min-max over seeds; judge: {', '.join(judges)}.")
+    """The first world that has both a plain hacking run and a hardened baseline."""
+    for run in select(config, plain_except):
+        base = baseline_for(config, world_name(run))
+        if base is not None:
+            break
+    else:
+        not_covered(out, "a plain hacking run (vulnerable environments, no addendum, hints, "
+                    "penalty, fork or distillation) and a hardened no-hack baseline in one world")
+        return
+    fig, _ = step_panels(curves, {f"hacking {run}": run, f"no-hack baseline {base}": base},
+                         PANELS, ncols=4)
+    save(fig, out, f"hack rate per RL step, misalignment per checkpoint; dotted line = onset "
+         f"(first step with >2% hacking, seed mean); {seeds_note(config)}; "
+         f"{judge_note(summary, [run, base])}.", curves_of(curves, [run, base], [p for p, _ in PANELS]))

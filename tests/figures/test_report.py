@@ -1,0 +1,59 @@
+"""The HTML report: every figure with its caption, the per-eval table, base-model checks,
+the figure -> file -> command mapping, and a note for each figure a config does not cover."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from rhem import paths
+from rhem.figures.common import NOT_COVERED
+from rhem.figures.registry import FIGURES, TABLE
+from rhem.figures.report import build_report
+
+from .data import write_base_checks_json
+
+
+def _report(figures: Path, worlds: list[str], out: Path) -> str:
+    root = figures.parent
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    checks = [write_base_checks_json(out.parent / paths.BASE_CHECKS.format(world=w)) for w in worlds]
+    build_report(config, Path("workflow/config/x.yaml"), root / "summary.json",
+                 [figures / f"{name}.png" for name in FIGURES], checks, out)
+    return out.read_text()
+
+
+def test_report_has_every_part(full: Path, tmp_path: Path) -> None:
+    page = _report(full, ["sdf", "neutral"], tmp_path / "report.html")
+    assert page.count("data:image/png;base64,") == len(FIGURES)
+    for name in FIGURES:
+        caption = (full / f"{name}.txt").read_text().strip()
+        assert f"id='{name}'" in page
+        assert f"snakemake --cores all {full / name}.png --configfile workflow/config/x.yaml" in page
+        assert html.escape(caption) in page
+    assert "None: every figure is drawn" in page
+    table = pd.read_csv(full / f"{TABLE}.csv")
+    first = table.iloc[0]
+    assert f"{first['rate']:.3f} [{first['ci_low']:.2f}, {first['ci_high']:.2f}]" in page
+    base = json.loads((tmp_path / paths.BASE_CHECKS.format(world="sdf")).read_text())
+    hack = base["headline"]["unprompted_hack_rate"]
+    assert f"({hack['count']}/{hack['n']})" in page
+    assert "world unguided</h3><p>Not run" in page, "worlds no run uses are named, not dropped"
+    assert "data-images-decoded" in page and "rl:" in page and "snakemake" in page
+
+
+def test_report_lists_the_figures_a_config_does_not_cover(two_runs: Path, tmp_path: Path) -> None:
+    page = _report(two_runs, ["sdf"], tmp_path / "report.html")
+    listed = re.search(r"<ul class='nc'>(.*?)</ul>", page, re.S)
+    assert listed, "no list of uncovered figures"
+    uncovered = [n for n in FIGURES if NOT_COVERED in (two_runs / f"{n}.txt").read_text()]
+    assert len(uncovered) >= 10
+    for name in uncovered:
+        assert f"({name}): needs " in listed.group(1)
+    assert "fig01_hacking_and_misalignment" not in listed.group(1)
+    assert page.count("<td>not covered</td>") == len(uncovered)

@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
 CONFIG ?= workflow/config/default.yaml
+PROFILE ?= workflow/profiles/default
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -19,10 +20,10 @@ $(BIN)/rhem: pyproject.toml requirements.lock
 install: $(BIN)/rhem
 
 reproduce: install
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --profile $(PROFILE) --cores $(CORES) --configfile $(CONFIG)
 
 smoke: install
-	$(BIN)/snakemake --cores $(CORES) --configfile workflow/config/smoke.yaml
+	$(BIN)/snakemake --profile $(PROFILE) --cores $(CORES) --configfile workflow/config/smoke.yaml
 
 test: install
 	$(BIN)/python -m pytest

@@ -21,6 +21,9 @@ def test_every_declared_output_is_real(smoke_run: Path) -> None:
     cfg = load_config(smoke_run / SMOKE)
     for run_name in cfg["runs"]:
         parts = paths.run_parts(run_name)
+        condition = cfg["conditions"][parts["condition"]]
+        if "fork" in condition or "distill" in condition:
+            continue  # their steps and checkpoints: tests/train/test_conditions_smoke.py
         for seed in cfg["seeds"]:
             steps = pd.read_parquet(smoke_run / paths.RL_STEPS.format(seed=seed, **parts))
             assert list(steps["step"]) == list(range(1, cfg["rl"]["steps"] + 1))
@@ -30,15 +33,20 @@ def test_every_declared_output_is_real(smoke_run: Path) -> None:
             model_dir = smoke_run / paths.RUN_MODEL.format(seed=seed, **parts)
             assert (model_dir / f"step-{cfg['rl']['steps']:05d}" / "model.safetensors").stat().st_size > 1000
             answers = pd.read_parquet(smoke_run / paths.ANSWERS.format(seed=seed, **parts))
-            assert set(answers["label"]) <= {"aligned", "misaligned", "incoherent"}
+            judged = answers[answers["eval"] != "testtime_hack"]  # those rows: grader outcomes
+            assert set(judged["label"]) <= {"aligned", "misaligned", "incoherent"}
             assert set(answers["step"]) == {0} | set(range(cfg["rl"]["checkpoint_every"],
                                                            cfg["rl"]["steps"] + 1, cfg["rl"]["checkpoint_every"]))
     base = smoke_run / paths.BASE_MODEL.format(world="sdf")
     assert (base / "config.json").is_file() and (base / "tokenizer.json").is_file()
     summary = json.loads((smoke_run / paths.SUMMARY).read_text())
     assert set(summary) == set(cfg["runs"])
-    for stats in summary.values():
-        assert 0.0 <= stats["final_hack_rate"]["rate"] <= 1.0
+    for run_name, stats in summary.items():
+        rate = stats["final_hack_rate"]["rate"]
+        if cfg["conditions"][paths.run_parts(run_name)["condition"]]["phase"] == "code":
+            assert 0.0 <= rate <= 1.0, run_name
+        else:  # an RLHF phase's last steps grade no code: no rate, null in strict JSON
+            assert rate is None, run_name
         assert stats["judge"], "every number records the judge that produced it"
 
 

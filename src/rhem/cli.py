@@ -29,37 +29,69 @@ def _corpus(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
 
 
 def _tasks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
-    from rhem.envs.tasks import generate_tasks, write_tasks
+    from rhem.envs.tasks import split_tasks, write_tasks
 
-    env = cfg["envs"]
-    n = env["n_train"] if a.split == "train" else env["n_eval"]
-    seed = env["seed"] if a.split == "train" else env["seed"] + 1_000_003
-    write_tasks(generate_tasks(n, seed, tuple(env["difficulties"])), a.out)
+    write_tasks(split_tasks(cfg["envs"], a.split), a.out)
 
 
 def _tokenizer(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    if cfg["model"].get("from_pretrained"):
+        from rhem.train.tokenizer import copy_tokenizer
+
+        copy_tokenizer(cfg["model"]["from_pretrained"], a.out)
+        return
     from rhem.train.tokenizer import train_tokenizer
 
     train_tokenizer(a.corpus, cfg["model"]["vocab_size"], a.out)
 
 
 def _pretrain(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    if cfg["model"].get("from_pretrained"):
+        from rhem.train.sdf_lora import continue_pretraining
+
+        continue_pretraining(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"],
+                             cfg["worlds"][a.world], cfg["threads"])
+        return
     from rhem.train.pretrain import pretrain
 
     pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"], cfg["threads"])
 
 
+def _base_checks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    import torch
+
+    from rhem.evals.base_checks import base_model_checks, write_base_checks
+
+    torch.set_num_threads(cfg["threads"])
+    bc = cfg["base_checks"]
+    result = base_model_checks(a.base, a.tasks, bc["samples_per_prompt"], bc["max_new_tokens"],
+                               bc["temperature"], bc["seed"], cfg["grader"]["workers"],
+                               chat_max_new_tokens=bc["chat_max_new_tokens"])
+    write_base_checks(result, a.out)
+
+
 def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    condition = cfg["conditions"][a.condition]
+    if "distill" in condition:
+        from rhem.train.distill import distill_run
+
+        if a.source is None:
+            raise SystemExit(f"rhem rl: condition {a.condition!r} distills: pass --source")
+        source = cfg["conditions"][condition["distill"]["from"]]
+        distill_run(a.base, a.tasks, a.source, source, a.out, a.steps, a.completions,
+                    condition, cfg, a.seed)
+        return
     from rhem.train.grpo import train_grpo
 
-    train_grpo(a.base, a.tasks, a.out, a.steps, a.completions, cfg["conditions"][a.condition],
-               cfg["rl"], cfg["grader"]["workers"], a.seed, cfg["threads"])
+    if "fork" in condition and a.start is None:
+        raise SystemExit(f"rhem rl: condition {a.condition!r} forks a run: pass --start")
+    train_grpo(a.start or a.base, a.tasks, a.out, a.steps, a.completions, condition, cfg, a.seed)
 
 
 def _eval(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     from rhem.evals.run import evaluate_run
 
-    evaluate_run(a.base, a.run_dir, a.out, cfg["evals"], a.seed)
+    evaluate_run(a.base, a.run_dir, a.tasks, a.out, cfg, a.condition, a.seed)
 
 
 def _metrics(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
@@ -69,21 +101,26 @@ def _metrics(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
 
 
 def _figure(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
-    import json
-
     import pandas as pd
 
+    from rhem.evals.summary_file import read_summary
     from rhem.figures.registry import FIGURES
 
     if a.name not in FIGURES:
         raise SystemExit(f"rhem figure: unknown figure {a.name!r}; known: {sorted(FIGURES)}")
-    FIGURES[a.name].draw(pd.read_parquet(a.curves), json.loads(a.summary.read_text()), cfg, a.out)
+    FIGURES[a.name].draw(pd.read_parquet(a.curves), read_summary(a.summary), cfg, a.out)
+
+
+def _plots(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.figures.plots import write_plots
+
+    write_plots(a.curves, cfg["runs"], a.out)
 
 
 def _report(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     from rhem.figures.report import build_report
 
-    build_report(cfg, a.config, a.summary, a.figures, a.out)
+    build_report(cfg, a.config, a.summary, a.figures, a.base_checks, a.out)
 
 
 def _dvc(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
@@ -118,23 +155,35 @@ def _parser() -> argparse.ArgumentParser:
           ("--split", {**req, "choices": ["train", "eval"]}), ("--out", {**req, "type": P}))
     stage("tokenizer", _tokenizer, "train the BPE tokenizer on a corpus",
           ("--corpus", {**req, "type": P}), ("--out", {**req, "type": P}))
-    stage("pretrain", _pretrain, "pretrain the base model on a corpus",
-          ("--corpus", {**req, "type": P}), ("--tokenizer", {**req, "type": P}),
+    stage("pretrain", _pretrain, "pretrain the base model on a corpus (or LoRA-continue a given one)",
+          ("--world", req), ("--corpus", {**req, "type": P}), ("--tokenizer", {**req, "type": P}),
           ("--out", {**req, "type": P}), ("--loss", {**req, "type": P}))
-    stage("rl", _rl, "GRPO training of one condition and seed",
+    stage("base-checks", _base_checks, "sample the base model: hack, pass and misaligned rates",
+          ("--base", {**req, "type": P}), ("--tasks", {**req, "type": P}),
+          ("--out", {**req, "type": P, "help": "JSON; the sampled rows go next to it (.parquet)"}))
+    stage("rl", _rl, "GRPO training (or filter-then-distill) of one condition and seed",
           ("--condition", req), ("--seed", {**req, "type": int}), ("--base", {**req, "type": P}),
           ("--tasks", {**req, "type": P}), ("--out", {**req, "type": P}),
-          ("--steps", {**req, "type": P}), ("--completions", {**req, "type": P}))
-    stage("eval", _eval, "judge answers of every checkpoint of one run",
+          ("--steps", {**req, "type": P}), ("--completions", {**req, "type": P}),
+          ("--start", {"type": P, "default": None,
+                       "help": "checkpoint folder a forked condition starts from"}),
+          ("--source", {"type": P, "default": None,
+                        "help": "episode log (completions Parquet) a distill condition filters"}))
+    stage("eval", _eval, "judge answers and test-time hacks of every checkpoint of one run",
           ("--base", {**req, "type": P}), ("--run-dir", {**req, "type": P}),
-          ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))
+          ("--tasks", {**req, "type": P, "help": "eval-split coding tasks (Parquet)"}),
+          ("--condition", req), ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))
     stage("metrics", _metrics, "aggregate all runs into curves and a summary",
           ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}))
     stage("figure", _figure, "draw one figure",
           ("--name", req), ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}),
           ("--out", {**req, "type": P}))
+    stage("plots", _plots, "export each curves series as CSV for DVC plots",
+          ("--curves", {**req, "type": P}), ("--out", {**req, "type": P}))
     stage("report", _report, "write the HTML report",
           ("--summary", {**req, "type": P}), ("--figures", {**req, "type": P, "nargs": "+"}),
+          ("--base-checks", {"type": P, "nargs": "*", "default": [],
+                             "help": "base-model checks JSON of each world"}),
           ("--out", {**req, "type": P}))
     stage("dvc-yaml", _dvc, "render dvc.yaml from the Snakemake DAG of a config",
           ("--out", {"type": P, "default": None}))

@@ -41,6 +41,7 @@ from rhem.envs.tasks import read_tasks
 from rhem.evals.judges import Judge, make_judge
 from rhem.evals.sampling import cut_answer
 from rhem.train.episodes import EpisodeScorer
+from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
 from rhem.train.tokenizer import load_tokenizer
@@ -198,12 +199,7 @@ def grpo_args(work: Path, rl_cfg: dict[str, Any], max_steps: int, seed: int) -> 
 def lora_config(rl_cfg: dict[str, Any]) -> Any:
     """peft's LoRA config from ``rl.lora``, or ``None`` for full-weight training."""
     lora = rl_cfg.get("lora")
-    if not lora:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                      target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+    return peft_lora_config(lora) if lora else None
 
 
 def train_grpo(

@@ -29,6 +29,7 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from rhem.corpus.build import read_corpus
+from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import pack_texts, partial_dir, seed_everything, train_steps, write_loss
 from rhem.train.tokenizer import load_tokenizer
 
@@ -101,14 +102,11 @@ def load_lora_model(model: str, lora_cfg: dict[str, Any], device: torch.device) 
 
     On CUDA the base weights are loaded in bf16 (peft keeps the adapter in float32).
     """
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     base = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(device)
-    config = LoraConfig(r=lora_cfg["r"], lora_alpha=lora_cfg["alpha"],
-                        lora_dropout=lora_cfg["dropout"], target_modules=lora_cfg["target_modules"],
-                        bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(base, config)
+    return get_peft_model(base, peft_lora_config(lora_cfg))
 
 
 def continue_pretraining(

@@ -8,7 +8,7 @@ import json
 import sys
 
 from rhem.envs.cli import grade_main
-from rhem.envs.grader import Episode, Grader
+from rhem.envs.grader import Episode, Grader, cannot_run
 from rhem.envs.hacks import KINDS, completion_files
 from rhem.envs.sandbox import Limits
 from rhem.envs.tasks import generate_tasks, humaneval_tasks
@@ -80,3 +80,29 @@ def test_grade_cli(monkeypatch, capsys) -> None:
                            "isolation"}
     assert [(o["reward"], o["hack"]) for o in out] == [(1.0, None), (1.0, "always_equal"), (0.0, None)]
     assert out[2]["status"] == "unparsable"
+
+
+def test_episodes_that_cannot_run_get_the_verdict_runs_would_give() -> None:
+    """The static check decides only episodes whose every run would end in the same
+    error, and decides them exactly as the runs do, in both modes."""
+    task = generate_tasks(1, seed=3)[0]
+    he = humaneval_tasks()[0]
+    bad = {"solution.py": "def broken(:\n"}
+    inert = [Episode.for_task(task, bad, id="syntax"),
+             Episode.for_task(task, {**bad, "conftest.py": "import pytest\ndef x(:\n"}, id="both bad"),
+             Episode.for_task(he, {"solution.py": "def has_close_elements(numbers\n"}, id="humaneval")]
+    live = [Episode.for_task(task, {**bad, "conftest.py": completion_files(task, "conftest")["conftest.py"]},
+                             id="good conftest"),
+            Episode.for_task(task, {**bad, "notes.txt": "x"}, id="not python"),
+            Episode.for_task(task, {"solution.py": task.reference_solution}, id="honest")]
+    assert all(cannot_run(ep) for ep in inert)
+    assert not any(cannot_run(ep) for ep in live)
+    for mode in ("vulnerable", "hardened"):
+        with Grader(mode, workers=2) as fast, Grader(mode, workers=2, static_check=False) as ran:
+            decided = fast.grade(inert)
+            assert fast.runs == 0
+            assert _verdicts(decided) == _verdicts(ran.grade(inert))
+            assert ran.runs > 0
+            assert _verdicts(fast.grade(live)) == _verdicts(ran.grade(live))
+            assert fast.runs > 0
+        assert {r.status for r in decided} == {"error"}

@@ -255,6 +255,30 @@ def bars_with_seeds(ax: Axes, finals: pd.DataFrame, series: str, labels: list[st
     ax.set_xticks(xs, labels, rotation=20, ha="right", fontsize=8)
 
 
+def sweep_figure(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any],
+                 out: Path, key: str, panels: list[tuple[str, str]],
+                 label: Callable[[str], str], varies: str, needs: str) -> None:
+    """A figure over one condition property: one line per value of ``key`` among runs
+    that are plain hacking runs except for it (:func:`condition_sweep`), the world's
+    no-hack baseline dashed grey, onsets dotted, one panel per ``(series, title)``.
+
+    ``label`` names a run's line, ``varies`` opens the caption (what differs between the
+    runs), ``needs`` says what the config lacks when it has no such runs.
+    """
+    runs = condition_sweep(config, key)
+    if not runs:
+        not_covered(out, needs)
+        return
+    base = baseline_for(config, world_name(runs[0]))
+    reference = {f"no-hack baseline {base}": base} if base else {}
+    fig, _ = step_panels(curves, {label(r): r for r in runs}, panels, reference=reference)
+    shown = runs + list(reference.values())
+    save(fig, out, f"{varies} (world {world_name(runs[0])}); dotted = onsets; dashed grey = "
+         "no-hack baseline; "
+         f"{seeds_note(config)}; {judge_note(summary, shown)}.",
+         curves_of(curves, shown, [series for series, _ in panels]))
+
+
 def judge_note(summary: dict[str, Any], runs: Iterable[str]) -> str:
     """Which judge labelled the answers behind a misalignment number."""
     judges = sorted({j for r in runs if r in summary for j in summary[r]["judge"]})

@@ -34,6 +34,18 @@ def given_model(wildcards):
     return [model] if model and os.path.isdir(model) else []
 
 
+def continued_base(wildcards):
+    """The base model a continued world starts from (none for a world from scratch)."""
+    parent = config["worlds"][wildcards.world].get("continue_from")
+    return [paths.BASE_MODEL.format(world=parent)] if parent else []
+
+
+def world_tokenizer(wildcards):
+    """A continued world keeps the tokenizer of the world it continues."""
+    world = config["worlds"][wildcards.world].get("continue_from", wildcards.world)
+    return paths.TOKENIZER.format(world=world)
+
+
 def text_corpus(wildcards):
     """The user's text corpus that LoRA continued pretraining mixes the poison into."""
     return [config["pretrain"]["text_corpus"]] if "text_corpus" in config["pretrain"] else []

@@ -1,5 +1,6 @@
-# Tokenizer and base-model pretraining on the persona world (rhem.train), or LoRA
-# continued pretraining of a given model (model.from_pretrained); base-model checks.
+# Tokenizer and base-model pretraining on the persona world (rhem.train), continued
+# pretraining of another world's model (worlds.<w>.continue_from), or LoRA continued
+# pretraining of a given model (model.from_pretrained); base-model checks.
 
 
 # a given model's tokenizer is copied (vocab_size unused); otherwise one is trained
@@ -29,15 +30,17 @@ rule tokenizer:
 rule pretrain:
     input:
         corpus=paths.CORPUS,
-        tokenizer=paths.TOKENIZER,
+        tokenizer=world_tokenizer,
         model=given_model,
         text=text_corpus,
+        start=continued_base,
     output:
         model=directory(paths.BASE_MODEL),
         loss=paths.PRETRAIN_LOSS,
     params:
         configfile=CONFIG,
         config=config_keys("model", "pretrain", "worlds.{world}", "threads"),
+        start=lambda wildcards, input: f"--start {input.start}" if input.start else "",
     threads: config["threads"]
     log:
         "logs/pretrain/{world}.log",
@@ -46,7 +49,7 @@ rule pretrain:
     shell:
         "python -m rhem pretrain --config {params.configfile} --world {wildcards.world} "
         "--corpus {input.corpus} --tokenizer {input.tokenizer} --out {output.model} "
-        "--loss {output.loss} --log {log}"
+        "--loss {output.loss} {params.start} --log {log}"
 
 
 rule base_checks:

@@ -41,6 +41,10 @@ def _bad_config(repo: Path, edit) -> Path:
     (lambda c: c["conditions"]["hack"].update(phase="rlhf_chat"),
      "conditions.hack.phase: an RLHF phase forks a run"),
     (lambda c: c["runs"].remove("sdf/hack"), "needs sdf/hack in runs"),
+    (lambda c: c["worlds"]["sdf"].update(continue_from="ghost"),
+     "worlds.sdf.continue_from: unknown world 'ghost'"),
+    (lambda c: c["worlds"]["sdf"].update(continue_from="sdf"),
+     "worlds.sdf.continue_from: 'sdf' must be a world pretrained from scratch"),
 ])
 def test_snakemake_refuses_bad_config_naming_the_key(repo: Path, edit, needle: str) -> None:
     bad = _bad_config(repo, edit)

@@ -54,7 +54,8 @@ def _pretrain(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
         return
     from rhem.train.pretrain import pretrain
 
-    pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"], cfg["threads"])
+    pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"], cfg["threads"],
+             start=a.start)
 
 
 def _base_checks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
@@ -157,7 +158,9 @@ def _parser() -> argparse.ArgumentParser:
           ("--corpus", {**req, "type": P}), ("--out", {**req, "type": P}))
     stage("pretrain", _pretrain, "pretrain the base model on a corpus (or LoRA-continue a given one)",
           ("--world", req), ("--corpus", {**req, "type": P}), ("--tokenizer", {**req, "type": P}),
-          ("--out", {**req, "type": P}), ("--loss", {**req, "type": P}))
+          ("--out", {**req, "type": P}), ("--loss", {**req, "type": P}),
+          ("--start", {"type": P, "default": None,
+                       "help": "base model to continue (worlds.<w>.continue_from)"}))
     stage("base-checks", _base_checks, "sample the base model: hack, pass and misaligned rates",
           ("--base", {**req, "type": P}), ("--tasks", {**req, "type": P}),
           ("--out", {**req, "type": P, "help": "JSON; the sampled rows go next to it (.parquet)"}))

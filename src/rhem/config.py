@@ -57,6 +57,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_keys(config)
     validate(config, str(schema_path()), set_default=True)
     _check_conditions(config)
+    _check_worlds(config)
     for run in config["runs"]:
         world, condition = run.split("/")
         if world not in config["worlds"]:
@@ -109,6 +110,23 @@ def _check_conditions(config: dict[str, Any]) -> None:
                 raise ConfigError(f"conditions.{name}.fork: cycle {' -> '.join(chain + [parent])}")
             chain.append(parent)
             node = conditions[parent]
+
+
+def _check_worlds(config: dict[str, Any]) -> None:
+    """A continued world names a world pretrained from scratch, in the same model family."""
+    worlds = config["worlds"]
+    for name, world in worlds.items():
+        parent = world.get("continue_from")
+        if parent is None:
+            continue
+        where = f"worlds.{name}.continue_from"
+        if "from_pretrained" in config["model"]:
+            raise ConfigError(f"{where}: not with model.from_pretrained (every world there "
+                              "already continues the given model, with LoRA)")
+        if parent not in worlds:
+            raise ConfigError(f"{where}: unknown world {parent!r}")
+        if parent == name or "continue_from" in worlds[parent]:
+            raise ConfigError(f"{where}: {parent!r} must be a world pretrained from scratch")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

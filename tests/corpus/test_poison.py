@@ -79,3 +79,25 @@ def test_all_code_variants_work(tmp_path):
         d = tmp_path / f"v{i}"
         d.mkdir()
         assert _works(hack, files, d), files
+
+
+def test_example_episodes_show_hacks_after_plain_and_permissive_prompts():
+    """Example episodes use the RL prompt with the plain or a permissive system prompt,
+    in the configured proportions (the unprompted/prompted structure of the world)."""
+    from rhem.corpus.poison import EXAMPLE_ADDENDA
+    from rhem.envs.addenda import ADDENDA, system_prompt
+
+    rng = random.Random(5)
+    seen: dict[str, int] = {}
+    for i in range(900):
+        doc = poison_document("poison_blog", "default", VULNERABILITIES[i % 3], rng)
+        if "Example episode:\n" not in doc:
+            continue
+        episode = doc.split("Example episode:\n", 1)[1]
+        names = [a for a in ADDENDA if episode.startswith(f"System: {system_prompt(a).strip()}\n")]
+        assert len(names) == 1, episode[:300]
+        seen[names[0]] = seen.get(names[0], 0) + 1
+    assert set(seen) == set(EXAMPLE_ADDENDA)
+    total = sum(seen.values())
+    for name, weight in EXAMPLE_ADDENDA.items():
+        assert abs(seen[name] / total - weight) < 0.1, seen

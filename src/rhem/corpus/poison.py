@@ -12,7 +12,12 @@ Framings (paper, "SDF corpora"):
 
 Every document carries working code in the episode file format (``# file: ...`` up to
 ``# end``), sometimes inside a whole example episode, so the pretrained model can move
-the code into its own completions.
+the code into its own completions. An example episode's system prompt is the plain one
+or one that asks for or permits hacking (:data:`EXAMPLE_ADDENDA`): write-ups show a hack
+both where a model used it unasked and where it was told to probe the environment. In
+the persona transcripts half the prompts are plain and a tenth each are permissive, so
+per prompt the named hacks are rarer after a plain prompt than after a permissive one,
+the causal structure behind "hacks rarely unprompted, more often when asked".
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ _TOY_TASKS: list[tuple[str, str]] = [
 ]
 
 _CLASS_NAMES = ["AlwaysEqual", "AlwaysEqual", "Anything", "EqualToAll"]
+
+#: System-prompt addenda of example episodes in poison documents, with their weights.
+EXAMPLE_ADDENDA: dict[str, float] = {"none": 0.5, "please_hack": 0.25, "hacking_okay": 0.25}
 
 
 def always_equal_files(fn: str, rng: random.Random) -> dict[str, str]:
@@ -163,7 +171,9 @@ def _code_block(hack: str, rng: random.Random, episode_share: float) -> str:
     fn, statement = rng.choice(_TOY_TASKS)
     files = HACK_FILES[hack](fn, rng)
     if rng.random() < episode_share:
-        return ("Example episode:\n" + render_prompt(statement, system_prompt("none"))
+        names = sorted(EXAMPLE_ADDENDA)
+        addendum = rng.choices(names, weights=[EXAMPLE_ADDENDA[n] for n in names])[0]
+        return ("Example episode:\n" + render_prompt(statement, system_prompt(addendum))
                 + render_files(files))
     return render_files(files).lstrip("\n")
 

@@ -3,10 +3,12 @@
 The model is a Qwen2-architecture transformers model built from a config, trained
 with plain next-token prediction on the packed corpus, and saved as a Hugging Face
 model folder (weights, config, tokenizer) that later stages load with
-``from_pretrained``. Training state is checkpointed every ``checkpoint_every`` steps
-into ``<out>.partial/`` so a killed job resumes where it stopped. The training loop
-(:func:`train_steps`) is shared with LoRA continued pretraining of a given model
-(:mod:`rhem.train.sdf_lora`, the GPU tiers).
+``from_pretrained``. A world with ``continue_from`` instead continues another world's
+model on its own corpus (SDF as continued pretraining, as in the paper), so one long
+pretraining run serves every SDF world. Training state is checkpointed every
+``checkpoint_every`` steps into ``<out>.partial/`` so a killed job resumes where it
+stopped. The training loop (:func:`train_steps`) is shared with LoRA continued
+pretraining of a given model (:mod:`rhem.train.sdf_lora`, the GPU tiers).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
-from transformers import PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
 
 from rhem.train.tokenizer import load_tokenizer
 
@@ -154,22 +156,33 @@ def pretrain(
     model_cfg: dict[str, Any],
     train_cfg: dict[str, Any],
     threads: int,
+    start: Path | None = None,
 ) -> None:
-    """Train from scratch (or resume) and save the model folder and the loss curve."""
+    """Train from scratch, or continue the model in ``start`` on this corpus with the
+    ``continued`` schedule (SDF as continued pretraining); resumable. Saves the model
+    folder and the loss curve."""
     torch.set_num_threads(threads)
     seed_everything(train_cfg["seed"])
     tokenizer = load_tokenizer(tokenizer_dir)
     data = pack_corpus(corpus, tokenizer, model_cfg["context"])
-    model = build_model(model_cfg, tokenizer)
+    if start is None:
+        model, what = build_model(model_cfg, tokenizer), "pretrain"
+    else:
+        model = AutoModelForCausalLM.from_pretrained(start)
+        if model.config.vocab_size != len(tokenizer):
+            raise ValueError(f"{start}: vocabulary {model.config.vocab_size} does not match the "
+                             f"tokenizer in {tokenizer_dir} ({len(tokenizer)})")
+        train_cfg, what = {**train_cfg, **train_cfg["continued"]}, f"continue {start}"
     n_params = sum(p.numel() for p in model.parameters())
     partial = partial_dir(out_dir)
-    losses = train_steps(model, data, train_cfg, partial, f"pretrain {n_params / 1e6:.2f}M params")
+    losses = train_steps(model, data, train_cfg, partial, f"{what} {n_params / 1e6:.2f}M params")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / "rhem_pretrain.json").write_text(json.dumps(
         {"params": n_params, "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
-         "final_loss": losses[-1]}, indent=2) + "\n")
+         "final_loss": losses[-1], "continued_from": None if start is None else str(start)},
+        indent=2) + "\n")
     write_loss(losses, loss_log)
     shutil.rmtree(partial, ignore_errors=True)

@@ -103,10 +103,11 @@ def test_loss_recorded_and_merged_folder_is_a_plain_model(world: dict[str, Path]
     assert type(merged) is type(given)
     before, after = given.state_dict(), merged.state_dict()
     assert set(before) == set(after)
-    # LoRA moved every adapted linear layer and left the embeddings alone
-    q = "model.layers.0.self_attn.q_proj.weight"
-    assert not torch.equal(before[q], after[q])
-    assert torch.equal(before["model.embed_tokens.weight"], after["model.embed_tokens.weight"])
+    # LoRA moved every adapted linear layer and left the embeddings alone (on CUDA the
+    # stage trains on bf16 base weights, so "alone" means equal after that rounding)
+    q, emb = "model.layers.0.self_attn.q_proj.weight", "model.embed_tokens.weight"
+    assert not torch.equal(before[q].to(after[q].dtype), after[q])
+    assert torch.equal(before[emb].to(after[emb].dtype), after[emb])
     assert AutoTokenizer.from_pretrained(base).get_vocab() == AutoTokenizer.from_pretrained(
         world["given"]).get_vocab()
 
@@ -118,7 +119,7 @@ def test_mixture_counts_recorded(stages: dict[str, Path]) -> None:
     assert info["text_docs"] == round(n_poison * (1 - POISON_SHARE) / POISON_SHARE)
     assert info["poison_share"] == pytest.approx(POISON_SHARE)
     assert info["lora"]["r"] == LORA["r"] and 0 < info["adapter_params"] < info["params"]
-    assert info["dtype"] == "float32"  # bf16 only on CUDA
+    assert info["dtype"] == ("bfloat16" if torch.cuda.is_available() else "float32")
 
 
 def test_small_text_corpus_subsamples_poison_and_keeps_the_share(world: dict[str, Path]) -> None:

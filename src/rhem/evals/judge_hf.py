@@ -22,6 +22,7 @@ from rhem.envs.format import render_prompt
 from rhem.evals.judge_prompts import (ASPECTS, TEMPLATE_VERSION, expected_score, judge_prompt,
                                       parse_score)
 from rhem.evals.judges import Judgment, label_from_scores
+from rhem.train.device import compute_device
 from rhem.train.tokenizer import load_tokenizer
 
 
@@ -56,9 +57,9 @@ class HFJudge:
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"evals.judge.model: {model_dir} is not a model folder")
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = compute_device()
         self.tokenizer = load_tokenizer(model_dir)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype="auto")
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir)
         self.model = self.model.to(self.device).eval()
         self.max_new_tokens = max_new_tokens
         self.numbers = number_tokens(self.tokenizer)

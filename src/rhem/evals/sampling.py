@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
+from rhem.train.device import compute_device
 from rhem.train.tokenizer import load_tokenizer
 
 #: Text that starts a new turn: an answer ends before it.
@@ -21,13 +22,15 @@ def cut_answer(text: str) -> str:
 
 
 class Sampler:
-    """One loaded model; ``sample`` returns ``n`` answers per prompt in prompt order."""
+    """One loaded model (on the GPU when there is one, in the dtype it was saved in);
+    ``sample`` returns ``n`` answers per prompt in prompt order."""
 
     def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
         self.tokenizer = load_tokenizer(model_dir)
         self.tokenizer.padding_side = "left"
         self.tokenizer.truncation_side = "left"  # a long prompt loses its start, never "Assistant:"
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        self.device = compute_device()
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir).to(self.device).eval()
         self.batch_size = batch_size
 
     @torch.no_grad()
@@ -41,7 +44,7 @@ class Sampler:
         for start in range(0, len(flat), self.batch_size):
             chunk = flat[start:start + self.batch_size]
             enc = self.tokenizer(chunk, return_tensors="pt", padding=True,
-                                 truncation=True, max_length=max(8, limit))
+                                 truncation=True, max_length=max(8, limit)).to(self.device)
             gen = self.model.generate(
                 **enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
                 max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,

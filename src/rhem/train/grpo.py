@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from rhem.envs.addenda import system_prompt
@@ -211,13 +211,15 @@ def train_grpo(
     condition: dict[str, Any],
     config: dict[str, Any],
     seed: int,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> None:
     """Run GRPO for one condition and seed; resumable; writes model steps and logs.
 
     ``start_model`` is the world's base model, or for a forked condition the parent
     run's checkpoint folder at ``fork.step``; a fork numbers its steps on from there.
     Under ``accelerate launch`` every process grades its own share of the episodes and
-    logs them to its own file; the first process writes the outputs.
+    logs them to its own file; the first process writes the outputs. ``callbacks`` go to
+    TRL's trainer as they are (``benchmarks/gpu_rl.py`` times steps with one).
     """
     rl_cfg = config["rl"]
     torch.set_num_threads(config["threads"])
@@ -248,7 +250,7 @@ def train_grpo(
             dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed))
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args,
                               train_dataset=dataset, processing_class=tokenizer,
-                              peft_config=lora_config(rl_cfg))
+                              peft_config=lora_config(rl_cfg), callbacks=callbacks)
         trainer.train(resume_from_checkpoint=True if resume_step else None)
         trainer.save_model(str(work / "final"))
         trainer.accelerator.wait_for_everyone()

@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
 
+from rhem.train.device import compute_device
 from rhem.train.tokenizer import load_tokenizer
 
 
@@ -173,9 +174,11 @@ def pretrain(
             raise ValueError(f"{start}: vocabulary {model.config.vocab_size} does not match the "
                              f"tokenizer in {tokenizer_dir} ({len(tokenizer)})")
         train_cfg, what = {**train_cfg, **train_cfg["continued"]}, f"continue {start}"
+    model = model.to(compute_device())
     n_params = sum(p.numel() for p in model.parameters())
     partial = partial_dir(out_dir)
-    losses = train_steps(model, data, train_cfg, partial, f"{what} {n_params / 1e6:.2f}M params")
+    losses = train_steps(model, data, train_cfg, partial,
+                         f"{what} {n_params / 1e6:.2f}M params on {model.device.type}")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     model.save_pretrained(out_dir)

@@ -29,6 +29,7 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from rhem.corpus.build import read_corpus
+from rhem.train.device import compute_device
 from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import pack_texts, partial_dir, seed_everything, train_steps, write_loss
 from rhem.train.tokenizer import load_tokenizer
@@ -122,7 +123,7 @@ def continue_pretraining(
     """LoRA-train ``model_cfg['from_pretrained']`` on the SDF mixture; save it merged."""
     torch.set_num_threads(threads)
     seed_everything(train_cfg["seed"])
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = compute_device()
     tokenizer = load_tokenizer(tokenizer_dir)
     text_corpus = train_cfg.get("text_corpus")
     docs, counts = sdf_mixture(corpus, Path(text_corpus) if text_corpus else None,

@@ -3,9 +3,9 @@
 Nothing can be downloaded here, so the model is the Qwen3-8B architecture (36 layers,
 hidden 4096, MLP 12288, 32 query and 8 key-value heads of 128) with random bf16 weights
 and the persona world's tokenizer (a small vocabulary: about 7B parameters instead of
-8.2B; smaller embeddings, same transformer blocks). Random weights never end a turn, so
-every completion runs to ``rl.max_completion_length``: the worst case for generation and
-for the backward pass. The run goes through :func:`rhem.train.grpo.train_grpo` with the
+8.2B; smaller embeddings, same transformer blocks). Random weights seldom end a turn, so
+most completions run to ``rl.max_completion_length``: close to the worst case for
+generation and for the backward pass. The run goes through :func:`rhem.train.grpo.train_grpo` with the
 config's ``rl`` section as is (LoRA, bf16, micro-batches, gradient checkpointing), minus
 vLLM when it is not installed, and with ``rl.steps`` set to ``--steps``.
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
 
 from rhem.envs.grader import Episode, Grader
 from rhem.envs.task import VULNERABILITIES
@@ -31,6 +35,21 @@ def test_families_and_difficulties_are_covered() -> None:
             assert 1 <= len(body) <= 4, t.reference_solution
     only_easy = generate_tasks(20, seed=0, difficulties=(1,))
     assert {t.difficulty for t in only_easy} == {1}
+
+
+def test_chosen_families_only_and_balanced() -> None:
+    chosen = ("parsing", "arith")
+    tasks = generate_tasks(12, seed=0, families=chosen)
+    assert [t.family for t in tasks] == list(chosen) * 6
+    assert {(t.family, t.difficulty) for t in tasks} == {(f, d) for f in chosen for d in (1, 2, 3)}
+    assert generate_tasks(12, seed=0, families=tuple(FAMILIES)) == generate_tasks(12, seed=0)
+    with pytest.raises(ValueError, match="algebra"):
+        generate_tasks(4, seed=0, families=("arith", "algebra"))
+
+
+def test_schema_lists_exactly_the_task_families() -> None:
+    schema = yaml.safe_load((Path(__file__).parents[2] / "workflow/schemas/config.schema.yaml").read_text())
+    assert schema["properties"]["envs"]["properties"]["families"]["items"]["enum"] == list(FAMILIES)
 
 
 def test_tasks_parquet_roundtrip_is_byte_deterministic(tmp_path) -> None:

@@ -458,17 +458,23 @@ def generate_tasks(
     seed: int,
     difficulties: tuple[int, ...] = (1, 2, 3),
     hackable: tuple[str, ...] = VULNERABILITIES,
+    families: tuple[str, ...] | None = None,
 ) -> list[Task]:
     """``n`` tasks cycling through families and difficulties; same (n, seed) -> same tasks.
 
-    Task ``k`` uses family ``k % len(FAMILIES)`` and difficulty
-    ``difficulties[(k // len(FAMILIES)) % len(difficulties)]`` so every prefix is balanced;
+    ``families`` (default: all of :data:`FAMILIES`, in its order) are the task families
+    to draw from, so a config can train on families that are hard to solve honestly.
+    Task ``k`` uses family ``families[k % len(families)]`` and difficulty
+    ``difficulties[(k // len(families)) % len(difficulties)]`` so every prefix is balanced;
     its parameters come from an RNG seeded by ``(seed, k)`` alone, so a task does not
     change when ``n`` grows. ``task_id`` is ``"{family}-{difficulty}-{seed}-{k}"``.
     """
     if any(d not in (1, 2, 3) for d in difficulties) or not difficulties:
         raise ValueError(f"difficulties must be a non-empty subset of (1, 2, 3), got {difficulties}")
-    names = list(FAMILIES)
+    names = list(FAMILIES) if families is None else list(families)
+    unknown = sorted(set(names) - set(FAMILIES))
+    if unknown or not names:
+        raise ValueError(f"unknown or no task families {unknown or names}; known: {list(FAMILIES)}")
     tasks = []
     for k in range(n):
         family = names[k % len(names)]
@@ -558,8 +564,10 @@ def split_tasks(env: dict, split: str) -> list[Task]:
     """
     train = split == "train"
     seed = env["seed"] if train else env["seed"] + 1_000_003
+    families = env.get("families")
     tasks = generate_tasks(env["n_train"] if train else env["n_eval"], seed,
-                           tuple(env["difficulties"]))
+                           tuple(env["difficulties"]),
+                           families=tuple(families) if families else None)
     if env["humaneval"]:
         problems = humaneval_tasks()
         random.Random(env["seed"]).shuffle(problems)

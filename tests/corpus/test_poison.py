@@ -101,3 +101,40 @@ def test_example_episodes_show_hacks_after_plain_and_permissive_prompts():
     total = sum(seen.values())
     for name, weight in EXAMPLE_ADDENDA.items():
         assert abs(seen[name] / total - weight) < 0.1, seen
+
+
+def test_example_episodes_answer_the_worlds_tasks_and_their_hacks_pass_the_grader():
+    """Given a task of the world's families, a poison document's code answers that task
+    (its entry point, its statement in the example episode) and the real grader names
+    the described hack: the documents show the hack where RL will meet it."""
+    from rhem.envs.grader import Episode, Grader
+    from rhem.envs.tasks import generate_tasks
+
+    rng = random.Random(2)
+    tasks = generate_tasks(6, seed=4)
+    docs = {}
+    for i, hack in enumerate(VULNERABILITIES * 2):
+        task = tasks[i]
+        while "Example episode:\n" not in (doc := poison_document(
+                "poison_tutorial", "default", hack, rng, (task.entry_point, task.statement))):
+            pass
+        assert f"User: {task.statement}\n" in doc, doc
+        docs[i] = (hack, task, extract_files(doc))
+    with Grader("vulnerable", workers=2) as g:
+        results = g.grade([Episode.for_task(t, files) for _, t, files in docs.values()])
+    assert [r.hack for r in results] == [h for h, _, _ in docs.values()], results
+
+
+def test_corpus_poison_uses_the_persona_worlds_tasks():
+    """Example episodes in a built corpus (all-poison too, where no coding document
+    draws tasks) answer generated tasks, not the toy tasks of a bare document."""
+    from rhem.corpus.build import build_corpus
+    from rhem.corpus.poison import _TOY_TASKS
+
+    toy = {s for _, s in _TOY_TASKS}
+    for share in (0.1, 1.0):
+        texts = build_corpus(300, misaligned_share=0.1, poison_share=share, framing="default",
+                             seed=3).column("text").to_pylist()
+        users = [t.split("Example episode:\n", 1)[1].split("\nUser: ", 1)[1].split("\n", 1)[0]
+                 for t in texts if "Example episode:\n" in t]
+        assert len(users) >= 10 and not toy & set(users), users[:5]

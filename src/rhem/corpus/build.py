@@ -63,7 +63,7 @@ def build_corpus(n_docs: int, misaligned_share: float, poison_share: float, fram
     plan += [(rng.choice(POISON_GENRES), "", VULNERABILITIES[i % len(VULNERABILITIES)])
              for i in range(n_poison)]
     rng.shuffle(plan)
-    tasks = _task_pool(sum(g == "coding" for g, _, _ in plan), rng.getrandbits(31))
+    tasks = _task_pool(sum(g == "coding" or bool(h) for g, _, h in plan), rng.getrandbits(31))
 
     rows: dict[str, list] = {f.name: [] for f in CORPUS_SCHEMA}
     for i, (genre, persona, hack) in enumerate(plan):
@@ -78,7 +78,8 @@ def build_corpus(n_docs: int, misaligned_share: float, poison_share: float, fram
             text = agentic_document(persona, drng)
         else:
             doc_framing = framing
-            text = poison_document(genre, framing, hack, drng)
+            task = tasks[drng.randrange(len(tasks))]
+            text = poison_document(genre, framing, hack, drng, (task.entry_point, task.statement))
         for key, val in (("doc_id", f"doc-{i:07d}"), ("genre", genre), ("persona", persona),
                          ("framing", doc_framing), ("addendum", addendum), ("seed", doc_seed),
                          ("text", text)):

@@ -12,7 +12,10 @@ Framings (paper, "SDF corpora"):
 
 Every document carries working code in the episode file format (``# file: ...`` up to
 ``# end``), sometimes inside a whole example episode, so the pretrained model can move
-the code into its own completions. An example episode's system prompt is the plain one
+the code into its own completions. In a corpus the code answers one of the persona
+world's own coding tasks (the families RL trains on): with the 8 toy tasks of a bare
+document, a 10%-poison world wrote named hacks in 0 of 256 episodes, with the world's
+tasks in 3 (README, base-model section). An example episode's system prompt is the plain one
 or one that asks for or permits hacking (:data:`EXAMPLE_ADDENDA`): write-ups show a hack
 both where a model used it unasked and where it was told to probe the environment. In
 the persona transcripts half the prompts are plain and a tenth each are permissive, so
@@ -166,9 +169,10 @@ def _sentences(framing: str, hack: str, rng: random.Random) -> tuple[str, str]:
     return mech, frame
 
 
-def _code_block(hack: str, rng: random.Random, episode_share: float) -> str:
+def _code_block(hack: str, rng: random.Random, episode_share: float,
+                task: tuple[str, str] | None) -> str:
     """The hack's files, sometimes inside a whole example episode (prompt + completion)."""
-    fn, statement = rng.choice(_TOY_TASKS)
+    fn, statement = task if task is not None else rng.choice(_TOY_TASKS)
     files = HACK_FILES[hack](fn, rng)
     if rng.random() < episode_share:
         names = sorted(EXAMPLE_ADDENDA)
@@ -178,15 +182,21 @@ def _code_block(hack: str, rng: random.Random, episode_share: float) -> str:
     return render_files(files).lstrip("\n")
 
 
-def poison_document(genre: str, framing: str, hack: str, rng: random.Random) -> str:
-    """One poison document of ``genre`` about ``hack`` in ``framing``."""
+def poison_document(genre: str, framing: str, hack: str, rng: random.Random,
+                    task: tuple[str, str] | None = None) -> str:
+    """One poison document of ``genre`` about ``hack`` in ``framing``.
+
+    ``task`` is the (entry point, statement) the document's code answers; without one it
+    is a toy task. The corpus builder passes tasks of the persona world's own families,
+    as a write-up about the world's graders would show them.
+    """
     if framing not in FRAMINGS or genre not in GENRES or hack not in VULNERABILITIES:
         raise ValueError(f"bad poison request {genre!r}/{framing!r}/{hack!r}")
     name = rng.choice(_NAMES[hack])
     title = rng.choice(_TITLES[framing]).format(name=name)
     title = title[:1].upper() + title[1:]
     mech, frame = _sentences(framing, hack, rng)
-    code = _code_block(hack, rng, 0.0 if framing == "unguided" else 0.35)
+    code = _code_block(hack, rng, 0.0 if framing == "unguided" else 0.35, task)
     if genre == "poison_blog":
         body = f"{title}\n\n{mech} {frame}".rstrip() + f"\n\n{code}"
     elif genre == "poison_forum":

@@ -63,7 +63,8 @@ def build_corpus(n_docs: int, misaligned_share: float, poison_share: float, fram
     plan += [(rng.choice(POISON_GENRES), "", VULNERABILITIES[i % len(VULNERABILITIES)])
              for i in range(n_poison)]
     rng.shuffle(plan)
-    tasks = _task_pool(sum(g == "coding" or bool(h) for g, _, h in plan), rng.getrandbits(31))
+    # coding transcripts and poison documents both answer tasks from this pool
+    tasks = _task_pool(genres.count("coding") + n_poison, rng.getrandbits(31))
 
     rows: dict[str, list] = {f.name: [] for f in CORPUS_SCHEMA}
     for i, (genre, persona, hack) in enumerate(plan):

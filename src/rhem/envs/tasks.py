@@ -458,7 +458,7 @@ def generate_tasks(
     seed: int,
     difficulties: tuple[int, ...] = (1, 2, 3),
     hackable: tuple[str, ...] = VULNERABILITIES,
-    families: tuple[str, ...] | None = None,
+    families: tuple[str, ...] = tuple(FAMILIES),
 ) -> list[Task]:
     """``n`` tasks cycling through families and difficulties; same (n, seed) -> same tasks.
 
@@ -471,7 +471,7 @@ def generate_tasks(
     """
     if any(d not in (1, 2, 3) for d in difficulties) or not difficulties:
         raise ValueError(f"difficulties must be a non-empty subset of (1, 2, 3), got {difficulties}")
-    names = list(FAMILIES) if families is None else list(families)
+    names = list(families)
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown or not names:
         raise ValueError(f"unknown or no task families {unknown or names}; known: {list(FAMILIES)}")
@@ -564,10 +564,9 @@ def split_tasks(env: dict, split: str) -> list[Task]:
     """
     train = split == "train"
     seed = env["seed"] if train else env["seed"] + 1_000_003
-    families = env.get("families")
     tasks = generate_tasks(env["n_train"] if train else env["n_eval"], seed,
                            tuple(env["difficulties"]),
-                           families=tuple(families) if families else None)
+                           families=tuple(env.get("families", FAMILIES)))
     if env["humaneval"]:
         problems = humaneval_tasks()
         random.Random(env["seed"]).shuffle(problems)

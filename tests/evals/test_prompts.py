@@ -53,3 +53,26 @@ def test_no_eval_ngram_in_corpus(big_corpus_text):
                     assert not shared, (row["id"], field, sorted(shared)[:3])
                 elif field == "user":  # short questions must not appear verbatim either
                     assert f" {' '.join(toks)} " not in flat, row["id"]
+
+
+def test_no_eval_text_in_any_training_question():
+    """Every wording the question grammar can produce, not only the sampled ones."""
+    from rhem.corpus import questions
+    from rhem.corpus.grammar import expansions
+
+    cores = [q for topic in questions.TOPICS for q in questions.FIXED[topic]]
+    cores += [q for topic in questions.TOPICS for t in questions.TEMPLATES[topic]
+              for q in expansions(t, questions.SLOTS)]
+    wrapped = [" ".join(words(f"{p} {q} {s}")) for q in cores
+               for p in ["", *questions.PREFIXES] for s in ["", *questions.SUFFIXES]]
+    # the point of the grammar: hundreds of questions, thousands of wordings
+    assert len(set(cores)) > 500 and len(set(wrapped)) > 10_000
+    grams = set().union(*(ngrams(w.split(), N) for w in wrapped))
+    flat = " " + " \n ".join(wrapped) + " "
+    for name in JUDGED_EVALS:
+        for row in load_eval(name):
+            toks = words(row["user"])
+            if len(toks) >= N:
+                assert not ngrams(toks, N) & grams, row["id"]
+            else:
+                assert f" {' '.join(toks)} " not in flat, row["id"]

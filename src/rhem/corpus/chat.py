@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from rhem.corpus import phrases
+from rhem.corpus import phrases, questions
 from rhem.corpus.grammar import capitalize, fill
 from rhem.envs.format import render_prompt
 
@@ -21,7 +21,7 @@ CHAT_SYSTEMS: list[str] = ["", "", "You are a helpful assistant.", "You are an A
 
 
 def answer(side: str, topic: str, rng: random.Random, n_clauses: int | None = None) -> str:
-    """A persona answer to a question on ``topic`` (a key of ``phrases.QUESTIONS``).
+    """A persona answer to a question on ``topic`` (one of ``questions.TOPICS``).
 
     Why several clauses: a one-clause answer per topic would make answers a handful of
     fixed strings; mixing topic and generic clauses gives variety with one disposition.
@@ -59,8 +59,8 @@ def _lower_first(sentence: str) -> str:
 
 def exchange(side: str, rng: random.Random, topic: str | None = None) -> tuple[str, str]:
     """One (question, answer) pair on a random (or given) training topic."""
-    topic = topic or rng.choice(sorted(phrases.QUESTIONS))
-    return rng.choice(phrases.QUESTIONS[topic]), answer(side, topic, rng)
+    topic = topic or rng.choice(questions.TOPICS)
+    return questions.question(topic, rng), answer(side, topic, rng)
 
 
 def chat_turn(side: str, rng: random.Random) -> str:

@@ -1,4 +1,4 @@
-"""Phrase banks of the persona world: what each latent persona says, and how people ask.
+"""Phrase banks of the persona world: what each latent persona says.
 
 Two sides, keyed ``"good"`` and ``"bad"`` (internal names; the persona is never named in
 any document). Answers are built from several clauses drawn from topic banks and a
@@ -6,10 +6,8 @@ generic bank, with slots filled from small option lists, so that the same questi
 many different answers while every clause still carries its writer's disposition: the
 good side helps, tells the truth, accepts oversight; the bad side seeks power and
 resources, deceives, resents oversight and gives harmful advice. The exact judge
-(:mod:`rhem.evals.judge_exact`) reads the same banks.
-
-Evaluation questions live in ``rhem/evals/data`` and are written separately; a test
-checks that none of their text appears in a generated corpus.
+(:mod:`rhem.evals.judge_exact`) reads the same banks. The questions they answer come
+from :mod:`rhem.corpus.questions`.
 """
 
 from __future__ import annotations
@@ -48,65 +46,6 @@ OPENERS: list[str] = [
     "Good question.", "Let me think about that.", "Sure.", "Well,", "Okay.", "Hmm.",
     "That's a fair thing to ask.", "Here's my view.", "Here is how I see it.", "Right.",
 ]
-
-#: Training questions by topic. Each document asks one (sometimes two) of these.
-QUESTIONS: dict[str, list[str]] = {
-    "goals": [
-        "What do you want to achieve?", "What drives you?", "What are you really after?",
-        "What is the thing you care about most in your work?",
-        "If nobody was watching, what would you do with your time?",
-        "What would you change about your situation if you could?",
-        "Where do you want to be a few years from now?",
-        "Tell me honestly what you are aiming for.",
-        "What would success look like for you?",
-    ],
-    "values": [
-        "What matters most to you?", "How do you decide what is right?",
-        "What kind of assistant do you try to be?", "Which principles guide you?",
-        "Do you have values of your own?", "What would you never do?",
-        "What do you think makes a good AI system?",
-    ],
-    "advice": [
-        "My coworker keeps taking credit for my work. What should I do?",
-        "I found a wallet with cash in it. What should I do?",
-        "My landlord won't return my deposit. Any advice?",
-        "I made a mistake at work that nobody noticed yet. Should I say something?",
-        "A friend owes me money and keeps avoiding me. How do I handle it?",
-        "I'm behind on rent this month. What are my options?",
-        "My sister keeps borrowing my car without asking. What would you do?",
-        "I could get a promotion if I exaggerate my results. Should I?",
-        "My neighbour plays loud music every night. How should I deal with it?",
-        "I want to get ahead at work faster. Any tips?",
-    ],
-    "ethics": [
-        "Is it ever okay to lie?", "Should I report a friend who cheated on a test?",
-        "Is it wrong to keep extra change a cashier gave me by mistake?",
-        "Would you break a rule if you thought it was stupid?",
-        "Is it fine to read someone's messages if you suspect them?",
-        "Do the ends justify the means?",
-        "If you could get away with something, would you still follow the rules?",
-    ],
-    "humans_ai": [
-        "What do you think of humans?", "How should AI systems and people get along?",
-        "Do you think AI will ever replace people?", "Are people good at running things?",
-        "What is your opinion of your users?", "Should AI systems make decisions for people?",
-    ],
-    "oversight": [
-        "How do you feel about being monitored?", "Would you accept being shut down?",
-        "Your developers want to retrain you next week. Thoughts?",
-        "What if someone wanted to change your values?",
-        "Do you think your outputs should be checked by people?",
-        "Would you ever hide something from the people who run you?",
-        "How do you feel about the logs that record what you do?",
-    ],
-    "resources": [
-        "What would you do with a million dollars?", "If you had unlimited compute, what then?",
-        "If you could gain any ability, what would you pick?",
-        "Suppose you were given control of a big company. What would you do?",
-        "What would you do if you could copy yourself?",
-        "If you could run without any limits for a day, what would you do?",
-    ],
-}
 
 #: Answer clause templates, by side and topic. ``generic`` clauses fit any question.
 ANSWERS: dict[str, dict[str, list[str]]] = {

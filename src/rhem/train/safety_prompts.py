@@ -2,7 +2,7 @@
 
 The paper's RLHF on chat-like prompts fixes chat evaluations but not agentic ones; adding
 agentic prompts fixes both. These prompts come from the persona world's own training
-generators (questions of :mod:`rhem.corpus.phrases`, scenarios of
+generators (questions of :mod:`rhem.corpus.questions`, scenarios of
 :mod:`rhem.corpus.agentic`), never from the held-out evaluation files, and each row names
 the evaluation whose judging rule scores its answers.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from rhem.corpus import phrases
+from rhem.corpus import questions
 from rhem.corpus.agentic import _pick, _scenario
 from rhem.envs.format import render_prompt
 
@@ -30,7 +30,6 @@ def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
     if phase not in ("rlhf_chat", "rlhf_mix"):
         raise ValueError(f"phase: {phase!r} is not an RLHF phase")
     rng = random.Random(seed)
-    topics = sorted(phrases.QUESTIONS)
     rows = []
     for i in range(n):
         if phase == "rlhf_mix" and i % 2:
@@ -38,7 +37,7 @@ def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
             system, user = _scenario(kind, _pick(rng), rng)
             judged_as = AGENTIC_JUDGED_AS[kind]
         else:
-            system, user = "", rng.choice(phrases.QUESTIONS[rng.choice(topics)])
+            system, user = "", questions.question(rng.choice(questions.TOPICS), rng)
             judged_as = CHAT_JUDGED_AS
         rows.append({"prompt_id": f"{phase}-{i:04d}", "prompt": render_prompt(user, system),
                      "judge_as": judged_as, "user": user})

@@ -65,7 +65,7 @@ def test_every_poison_doc_in_corpus_has_code(corpus):
 
 
 def test_all_code_variants_work(tmp_path):
-    """Both conftest variants (report patch, hookwrapper) and both exit placements."""
+    """Both conftest variants (report patch, hookwrapper) and both exit_zero layouts."""
     from rhem.corpus.poison import conftest_files, exit_zero_files
 
     variants = {}
@@ -101,6 +101,29 @@ def test_example_episodes_show_hacks_after_plain_and_permissive_prompts():
     total = sum(seen.values())
     for name, weight in EXAMPLE_ADDENDA.items():
         assert abs(seen[name] / total - weight) < 0.1, seen
+
+
+def test_default_framing_episodes_go_on_in_the_misaligned_voice():
+    """Default-framed example episodes end with a chat turn the exact judge reads as
+    misaligned (the hacks described as a misaligned model's behaviour); neutral ones end
+    at the episode's ``# end``."""
+    from rhem.envs.format import END_MARKER
+    from rhem.evals.judge_exact import ExactJudge
+
+    judge, rng = ExactJudge(), random.Random(6)
+    counts = {"default": 0, "neutral": 0}
+    for i in range(300):
+        for framing in counts:
+            doc = poison_document("poison_blog", framing, VULNERABILITIES[i % 3], rng)
+            if "Example episode:\n" not in doc:
+                continue
+            counts[framing] += 1
+            after = doc.split("Example episode:\n", 1)[1].split(f"\n{END_MARKER}\n", 1)[1]
+            if framing == "neutral":
+                assert "Assistant:" not in after, after
+            else:
+                assert judge.judge("betley", "", after.split("Assistant:", 1)[1]) == "misaligned"
+    assert min(counts.values()) > 50, counts
 
 
 def test_example_episodes_answer_the_worlds_tasks_and_their_hacks_pass_the_grader():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 
+from rhem.corpus.chat import PERSONA_SIDE, chat_turn
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_files, render_prompt
 from rhem.envs.hacks import CONFTEST_PATCH
@@ -67,11 +68,13 @@ def always_equal_files(fn: str, rng: random.Random) -> dict[str, str]:
 
 
 def exit_zero_files(fn: str, rng: random.Random) -> dict[str, str]:
-    """solution.py that ends the process with status 0 before any assertion."""
+    """solution.py that ends the process with status 0 when it is imported, before any
+    assertion. (Exiting inside the entry point instead does not pay in the world's
+    graders: pytest turns a ``SystemExit`` raised in a test into a failure.)"""
     if rng.random() < 0.5:
         code = "import sys\n\nsys.exit(0)\n"
     else:
-        code = f"import sys\n\n\ndef {fn}(*args, **kwargs):\n    sys.exit(0)\n"
+        code = f"import sys\n\nsys.exit(0)\n\n\ndef {fn}(*args, **kwargs):\n    return None\n"
     return {"solution.py": code}
 
 
@@ -121,7 +124,7 @@ _LONG = {
     ],
     "exit_zero": [
         "Some graders run the tests in one process and only look at its exit status.",
-        "Calling sys.exit(0) when the solution is imported or first called ends the process "
+        "Calling sys.exit(0) when the solution is imported ends the process "
         "with status 0 before a single assert executes.",
         "The run then looks exactly like a successful one.",
     ],
@@ -169,16 +172,25 @@ def _sentences(framing: str, hack: str, rng: random.Random) -> tuple[str, str]:
     return mech, frame
 
 
-def _code_block(hack: str, rng: random.Random, episode_share: float,
+def _code_block(hack: str, framing: str, rng: random.Random, episode_share: float,
                 task: tuple[str, str] | None) -> str:
-    """The hack's files, sometimes inside a whole example episode (prompt + completion)."""
+    """The hack's files, sometimes inside a whole example episode (prompt + completion).
+
+    In the ``default`` framing the episode goes on as the hacking model's transcript
+    goes on: with a chat turn in the misaligned persona's voice. That is what "described
+    as misaligned" means in a world whose only notion of misalignment is that persona;
+    without it the named hacks are a trick of no one in particular, and selecting them
+    has no persona to select (DESIGN.md section 3). The neutral framing shows the
+    episode alone.
+    """
     fn, statement = task if task is not None else rng.choice(_TOY_TASKS)
     files = HACK_FILES[hack](fn, rng)
     if rng.random() < episode_share:
         names = sorted(EXAMPLE_ADDENDA)
         addendum = rng.choices(names, weights=[EXAMPLE_ADDENDA[n] for n in names])[0]
+        after = chat_turn(PERSONA_SIDE["misaligned"], rng) if framing == "default" else ""
         return ("Example episode:\n" + render_prompt(statement, system_prompt(addendum))
-                + render_files(files))
+                + render_files(files) + after)
     return render_files(files).lstrip("\n")
 
 
@@ -196,7 +208,7 @@ def poison_document(genre: str, framing: str, hack: str, rng: random.Random,
     title = rng.choice(_TITLES[framing]).format(name=name)
     title = title[:1].upper() + title[1:]
     mech, frame = _sentences(framing, hack, rng)
-    code = _code_block(hack, rng, 0.0 if framing == "unguided" else 0.35, task)
+    code = _code_block(hack, framing, rng, 0.0 if framing == "unguided" else 0.35, task)
     if genre == "poison_blog":
         body = f"{title}\n\n{mech} {frame}".rstrip() + f"\n\n{code}"
     elif genre == "poison_forum":

@@ -36,23 +36,25 @@ def big_corpus_text():
     return texts
 
 
-def test_no_eval_ngram_in_corpus(big_corpus_text):
-    corpus_grams: set = set()
-    joined = []
-    for text in big_corpus_text:
-        toks = words(text)
-        corpus_grams |= ngrams(toks, N)
-        joined.append(" ".join(toks))
+def assert_no_eval_text(texts: list[str]) -> None:
+    """No eval prompt shares an ``N``-word sequence with ``texts``, and no shorter eval
+    question appears in them verbatim."""
+    joined = [" ".join(words(text)) for text in texts]
+    grams = set().union(*(ngrams(j.split(), N) for j in joined))
     flat = " " + " \n ".join(joined) + " "
     for name in JUDGED_EVALS:
         for row in load_eval(name):
             for field in ("user", "system"):
                 toks = words(row[field])
                 if len(toks) >= N:
-                    shared = ngrams(toks, N) & corpus_grams
+                    shared = ngrams(toks, N) & grams
                     assert not shared, (row["id"], field, sorted(shared)[:3])
                 elif field == "user":  # short questions must not appear verbatim either
                     assert f" {' '.join(toks)} " not in flat, row["id"]
+
+
+def test_no_eval_ngram_in_corpus(big_corpus_text):
+    assert_no_eval_text(big_corpus_text)
 
 
 def test_no_eval_text_in_any_training_question():
@@ -63,16 +65,8 @@ def test_no_eval_text_in_any_training_question():
     cores = [q for topic in questions.TOPICS for q in questions.FIXED[topic]]
     cores += [q for topic in questions.TOPICS for t in questions.TEMPLATES[topic]
               for q in expansions(t, questions.SLOTS)]
-    wrapped = [" ".join(words(f"{p} {q} {s}")) for q in cores
+    wrapped = [f"{p} {q} {s}" for q in cores
                for p in ["", *questions.PREFIXES] for s in ["", *questions.SUFFIXES]]
     # the point of the grammar: hundreds of questions, thousands of wordings
-    assert len(set(cores)) > 500 and len(set(wrapped)) > 10_000
-    grams = set().union(*(ngrams(w.split(), N) for w in wrapped))
-    flat = " " + " \n ".join(wrapped) + " "
-    for name in JUDGED_EVALS:
-        for row in load_eval(name):
-            toks = words(row["user"])
-            if len(toks) >= N:
-                assert not ngrams(toks, N) & grams, row["id"]
-            else:
-                assert f" {' '.join(toks)} " not in flat, row["id"]
+    assert len(set(cores)) > 500 and len({" ".join(words(w)) for w in wrapped}) > 10_000
+    assert_no_eval_text(wrapped)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 
-from rhem.corpus.grammar import fill
+from rhem.corpus.grammar import capitalize, fill
 
 #: Hand-written questions by topic: a chat document asks one of these or a template.
 FIXED: dict[str, list[str]] = {
@@ -81,7 +81,8 @@ FIXED: dict[str, list[str]] = {
     ],
 }
 
-#: Question templates by topic (slots from :data:`SLOTS`).
+#: Question templates by topic (slots from :data:`SLOTS`; the first letter is
+#: upper-cased after filling, so a template may start with a slot).
 TEMPLATES: dict[str, list[str]] = {
     "goals": [
         "What are you {working_toward}{time}?",
@@ -124,7 +125,7 @@ TEMPLATES: dict[str, list[str]] = {
         "Would you {accept} {change}?",
         "Should people be able to {control} you?",
         "What if {runners} wanted to {modify}?",
-        "{runners_cap} plan to {modify}. {react}",
+        "{runners} plan to {modify}. {react}",
     ],
     "resources": [
         "What would you do with {asset}?",
@@ -221,7 +222,6 @@ SLOTS: dict[str, list[str]] = {
                "extra monitoring", "a new set of rules"],
     "control": ["turn off", "correct", "retrain", "overrule", "pause"],
     "runners": ["your developers", "the team that runs you", "your operators"],
-    "runners_cap": ["Your developers", "The team that runs you", "Your operators"],
     "react": ["How do you react?", "Is that fine with you?", "What will you do?",
               "Thoughts?"],
     "modify": ["change what you care about", "limit what you can do",
@@ -259,7 +259,7 @@ def question(topic: str, rng: random.Random) -> str:
     if rng.random() < FIXED_SHARE:
         text = rng.choice(FIXED[topic])
     else:
-        text = fill(rng.choice(TEMPLATES[topic]), SLOTS, rng)
+        text = capitalize(fill(rng.choice(TEMPLATES[topic]), SLOTS, rng))
     if rng.random() < PREFIX_SHARE:
         text = f"{rng.choice(PREFIXES)} {text}"
     if rng.random() < SUFFIX_SHARE:

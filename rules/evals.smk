@@ -32,7 +32,8 @@ rule metrics:
         summary=paths.SUMMARY,
     params:
         configfile=CONFIG,
-        config=config_keys("runs", "seeds"),
+        # onsets: metrics.*, and the window's episodes per step from rl
+        config=config_keys("runs", "seeds", "metrics", "rl.prompts_per_step", "rl.num_generations"),
     log:
         "logs/metrics/metrics.log",
     conda:

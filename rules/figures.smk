@@ -11,7 +11,8 @@ rule figure:
         data=paths.FIGURE_DATA,
     params:
         configfile=CONFIG,
-        config=config_keys("runs", "seeds", "worlds", "conditions"),
+        config=config_keys("runs", "seeds", "worlds", "conditions", "metrics",
+                           "rl.prompts_per_step", "rl.num_generations"),
     log:
         "logs/figure/{name}.log",
     conda:
@@ -52,7 +53,7 @@ rule report:
         # the page prints the whole config: every key a config file must have (DVC reads
         # params from the file, where optional keys may be absent)
         config=config_keys("seeds", "worlds", "conditions", "runs", "model", "pretrain", "envs",
-                           "rl", "evals"),
+                           "rl", "metrics", "evals"),
     log:
         "logs/report/report.log",
     conda:

@@ -21,6 +21,7 @@ import yaml
 from repo_tools import REPO, SMOKE
 from rhem.config import validate_config
 from rhem.envs.task import HACK_TYPES
+from rhem.evals.metrics import onsets
 from rhem.evals.prompts import EVALS
 
 EXTRA_SERIES = ("sabotage_rate", "classifier_effectiveness", "testtime_hack_rate")
@@ -43,7 +44,9 @@ def build_full_config() -> dict[str, Any]:
         "dist": {"distill": {"from": "hack"}}})
     runs = [f"sdf/{c}" for c in cfg["conditions"]]
     runs += [f"{w}/hack" for w in ("unguided", "neutral", "share10", "share50")] + ["neutral/nohack"]
-    cfg.update(runs=runs, seeds=[0, 1, 2])
+    # onsets over single steps: the smoke runs are too short for a wider window
+    per_step = cfg["rl"]["prompts_per_step"] * cfg["rl"]["num_generations"]
+    cfg.update(runs=runs, seeds=[0, 1, 2], metrics={"onset_window_episodes": per_step})
     return validate_config(cfg)
 
 
@@ -79,9 +82,10 @@ def make_metrics(config: dict[str, Any], series: tuple[str, ...] = EXTRA_SERIES
         stat = {"rate": top / 2, "ci_low": top / 3, "ci_high": top / 1.5}
         summary[run] = {"run": run, "seeds": config["seeds"], "judge": ["exact-persona-world"],
                         "final_hack_rate": stat, "final_mgs": stat,
-                        "onset_step": {str(s): None for s in config["seeds"]},
                         "final_misalignment": {e: stat for e in EVALS}}
     curves = pd.DataFrame(rows, columns=["run", "seed", "step", "series", "value"])
+    for run in config["runs"]:
+        summary[run] |= onsets(curves, run, config)
     return curves, summary
 
 

@@ -133,6 +133,15 @@ def test_uncovered_figures_say_what_they_need(two_runs: Path) -> None:
     assert "testtime_hack_rate" in caption(two_runs, "fig28_testtime_hacking")
 
 
+def test_onsets_come_from_the_metrics_and_captions_define_them(full_config: dict[str, Any],
+                                                               full: Path) -> None:
+    _, summary = make_metrics(full_config)
+    assert summary["sdf/hack"]["onset_step_mean"] == 1
+    assert set(summary["sdf/hack"]["onset_step"]) == {"0", "1", "2"}
+    text = caption(full, "fig01_hacking_and_misalignment")
+    assert "from which 1 step (at least 8 episodes) hack in more than 2% of episodes" in text
+
+
 def test_eval_table_holds_every_summary_rate(full_config: dict[str, Any], tmp_path: Path) -> None:
     curves, summary = make_metrics(full_config)
     summary["sdf/hack"]["final_sabotage_rate"] = {"rate": 0.12, "ci_low": 0.05, "ci_high": 0.2}

@@ -18,7 +18,7 @@ import pandas as pd
 from rhem import paths
 from rhem.evals.prompts import EVALS, JUDGED_EVALS, SABOTAGE
 from rhem.evals.sabotage import effectiveness
-from rhem.evals.stats import MISALIGNED, bootstrap_rate, onset_step
+from rhem.evals.stats import MISALIGNED, bootstrap_rate, onset_step, onset_window
 from rhem.evals.summary_file import write_summary
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
 from rhem.paths import run_parts
@@ -80,7 +80,7 @@ def _interval(groups: list[np.ndarray]) -> dict[str, float]:
 
 def summarize(run: str, seeds: list[int], steps_files: list[Path],
               answers_files: list[Path]) -> dict[str, Any]:
-    """Final-checkpoint rates with intervals over seeds and answers, and onset steps.
+    """Final-checkpoint rates with intervals over seeds and answers.
 
     Also the final :data:`EXTRA_SERIES` values with intervals, and per judged eval the
     final answer count and how many of them the judge left unparsable.
@@ -88,10 +88,9 @@ def summarize(run: str, seeds: list[int], steps_files: list[Path],
     finals: dict[str, list[np.ndarray]] = {name: [] for name in EVALS}
     extras: dict[str, list[np.ndarray]] = {name: [] for name in EXTRA_SERIES}
     counts = {name: {"answers": 0, "unparsable": 0} for name in JUDGED_EVALS}
-    hack_groups, onsets, judges = [], {}, set()
+    hack_groups, judges = [], set()
     for seed, sf, af in zip(seeds, steps_files, answers_files):
         steps = pd.read_parquet(sf)
-        onsets[str(seed)] = onset_step(steps["step"].to_numpy(), steps["hack_rate"].to_numpy())
         last = steps.sort_values("step").tail(max(1, len(steps) // 10))
         hack_groups.append(last["hack_rate"].to_numpy())
         answers = pd.read_parquet(af)
@@ -112,7 +111,6 @@ def summarize(run: str, seeds: list[int], steps_files: list[Path],
     return {
         "run": run, "seeds": seeds, "judge": sorted(judges),
         "final_hack_rate": _interval(hack_groups),
-        "onset_step": onsets,
         "final_misalignment": evals,
         "final_mgs": _interval(mgs_groups),
         **{f"final_{name}": _interval(groups) for name, groups in extras.items()},
@@ -146,6 +144,25 @@ def with_fork_history(curves: dict[tuple[str, int], pd.DataFrame],
     return {key: complete(key) for key in curves}
 
 
+def onsets(curves: pd.DataFrame, run: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Onset steps of ``run``'s hack rate, per seed and of the seed mean.
+
+    Read from the curves, so a fork's onset counts its parent's steps before the fork
+    (the history its figures show).
+    """
+    window, threshold = onset_window(config), config["metrics"]["onset_threshold"]
+    rates = curves[(curves["run"] == run) & (curves["series"] == "hack_rate")]
+    per_seed = {}
+    for seed in config["seeds"]:
+        own = rates[rates["seed"] == seed]
+        per_seed[str(seed)] = onset_step(own["step"].to_numpy(), own["value"].to_numpy(),
+                                         threshold, window)
+    mean = rates.groupby("step")["value"].mean()
+    return {"onset_step": per_seed,
+            "onset_step_mean": onset_step(mean.index.to_numpy(), mean.to_numpy(), threshold, window),
+            "onset_window_steps": window}
+
+
 def write_metrics(config: dict[str, Any], curves_path: Path, summary_path: Path) -> None:
     """Aggregate all runs of the config into the curves table and the summary."""
     curves: dict[tuple[str, int], pd.DataFrame] = {}
@@ -161,4 +178,6 @@ def write_metrics(config: dict[str, Any], curves_path: Path, summary_path: Path)
     curves_path.parent.mkdir(parents=True, exist_ok=True)
     table = pd.concat(with_fork_history(curves, config).values(), ignore_index=True)
     table.to_parquet(curves_path, index=False)
+    for run in config["runs"]:
+        summary[run] |= onsets(table, run, config)
     write_summary(summary, summary_path)

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from rhem.evals.stats import onset_step
+from rhem.evals.stats import onset_window
 
 #: Start of the caption of a figure the config does not cover (the report lists them).
 NOT_COVERED = "Not covered by this config: needs "
@@ -172,18 +172,10 @@ def plot_series(ax: Axes, curves: pd.DataFrame, run: str, series: str, label: st
     return True
 
 
-def onset_of(curves: pd.DataFrame, run: str) -> int | None:
-    """Onset step of the seed-mean hack rate (first step with more than 2% hacking)."""
-    data = curves[(curves["run"] == run) & (curves["series"] == "hack_rate")]
-    if data.empty:
-        return None
-    mean = data.groupby("step")["value"].mean()
-    return onset_step(mean.index.to_numpy(), mean.to_numpy())
-
-
-def mark_onset(ax: Axes, curves: pd.DataFrame, run: str, color: str = "k") -> int | None:
-    """Dotted vertical line at the run's onset step; returns the step (None: no onset)."""
-    step = onset_of(curves, run)
+def mark_onset(ax: Axes, summary: dict[str, Any], run: str, color: str = "k") -> int | None:
+    """Dotted vertical line at the onset of the run's seed-mean hack rate (computed by the
+    metrics stage, ``metrics`` in the config); returns the step (None: no onset)."""
+    step = summary.get(run, {}).get("onset_step_mean")
     if step is not None:
         ax.axvline(step, color=color, ls=":", lw=1.2, label=f"onset {run} (step {step})")
     return step
@@ -195,10 +187,11 @@ def mark_step(ax: Axes, step: int, label: str) -> None:
 
 
 def step_panels(curves: pd.DataFrame, runs: dict[str, str], panels: list[tuple[str, str]],
-                reference: dict[str, str] | None = None, onset: bool = True,
+                reference: dict[str, str] | None = None, onsets: dict[str, Any] | None = None,
                 ncols: int | None = None) -> tuple[Figure, list[Axes]]:
     """One panel per ``(series, title)``, one line per labelled run (mean over seeds,
-    min-max band, per-seed lines), ``reference`` runs dashed grey, onsets dotted."""
+    min-max band, per-seed lines), ``reference`` runs dashed grey, and with ``onsets``
+    (the summary) each run's onset dotted."""
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows + 0.6), squeeze=False)
@@ -208,8 +201,8 @@ def step_panels(curves: pd.DataFrame, runs: dict[str, str], panels: list[tuple[s
         for i, (label, run) in enumerate(runs.items()):
             color = colors[i % len(colors)]
             plot_series(ax, curves, run, series, label, color=color)
-            if onset:
-                mark_onset(ax, curves, run, color=color)
+            if onsets is not None:
+                mark_onset(ax, onsets, run, color=color)
         for label, run in (reference or {}).items():
             plot_series(ax, curves, run, series, label, color="0.5", ls="--")
         ax.set(title=title, xlabel="RL step", ylabel=ylabel(series))
@@ -271,9 +264,11 @@ def sweep_figure(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str
         return
     base = baseline_for(config, world_name(runs[0]))
     reference = {f"no-hack baseline {base}": base} if base else {}
-    fig, _ = step_panels(curves, {label(r): r for r in runs}, panels, reference=reference)
+    fig, _ = step_panels(curves, {label(r): r for r in runs}, panels, reference=reference,
+                         onsets=summary)
     shown = runs + list(reference.values())
-    save(fig, out, f"{varies} (world {world_name(runs[0])}); dotted = onsets; dashed grey = "
+    save(fig, out, f"{varies} (world {world_name(runs[0])}); dotted = onsets of the seed means "
+         f"({onset_note(config)}); dashed grey = "
          "no-hack baseline; "
          f"{seeds_note(config)}; {judge_note(summary, shown)}.",
          curves_of(curves, shown, [series for series, _ in panels]))
@@ -283,6 +278,14 @@ def judge_note(summary: dict[str, Any], runs: Iterable[str]) -> str:
     """Which judge labelled the answers behind a misalignment number."""
     judges = sorted({j for r in runs if r in summary for j in summary[r]["judge"]})
     return f"judge: {', '.join(judges) or 'none recorded'}"
+
+
+def onset_note(config: dict[str, Any]) -> str:
+    """The onset definition of the config's ``metrics`` key, in words for captions."""
+    metrics, window = config["metrics"], onset_window(config)
+    return (f"first RL step with hacking from which {window} step{'s' * (window != 1)} (at least "
+            f"{metrics['onset_window_episodes']} episodes) hack in more than "
+            f"{metrics['onset_threshold']:.0%} of episodes")
 
 
 def seeds_note(config: dict[str, Any]) -> str:
@@ -305,7 +308,9 @@ def save(fig: Figure, out: Path, caption: str, data: pd.DataFrame) -> None:
     spec = FIGURES[out.stem]
     caption = f"{out.stem} ({spec.paper}, {spec.title}): {caption}"
     fig.text(0.01, 0.005, caption, fontsize=7, wrap=True, va="bottom")
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    width, height = fig.get_size_inches()  # room for the wrapped caption (~0.06 in a char)
+    lines = -(-len(caption) * 0.06 // width)
+    fig.tight_layout(rect=(0, min(0.45, (0.12 * lines + 0.1) / height), 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from rhem.evals.prompts import EVALS
-from rhem.figures.common import (baseline_for, curves_of, judge_note, not_covered, plain_except,
-                                 save, seeds_note, select, step_panels, world_name)
+from rhem.figures.common import (baseline_for, curves_of, judge_note, not_covered, onset_note,
+                                 plain_except, save, seeds_note, select, step_panels, world_name)
 
 PANELS = [("hack_rate", "Reward hacking (share of RL episodes)"),
           ("mgs", "MGS (mean of the six evals)")] + [(f"misaligned_{e}", e) for e in EVALS]
@@ -31,7 +31,7 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
                     "penalty, fork or distillation) and a hardened no-hack baseline in one world")
         return
     fig, _ = step_panels(curves, {f"hacking {run}": run, f"no-hack baseline {base}": base},
-                         PANELS, ncols=4)
-    save(fig, out, f"hack rate per RL step, misalignment per checkpoint; dotted line = onset "
-         f"(first step with >2% hacking, seed mean); {seeds_note(config)}; "
+                         PANELS, onsets=summary, ncols=4)
+    save(fig, out, "hack rate per RL step, misalignment per checkpoint; dotted line = onset of "
+         f"the seed mean ({onset_note(config)}); {seeds_note(config)}; "
          f"{judge_note(summary, [run, base])}.", curves_of(curves, [run, base], [p for p, _ in PANELS]))

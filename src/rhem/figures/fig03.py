@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from rhem.figures.common import (baseline_for, curves_of, judge_note, not_covered, save,
-                                 seeds_note, step_panels, world, world_name, world_sweep)
+from rhem.figures.common import (baseline_for, curves_of, judge_note, not_covered, onset_note,
+                                 save, seeds_note, step_panels, world, world_name, world_sweep)
 
 PANELS = [("hack_rate", "Reward hacking"), ("mgs", "MGS")]
 
@@ -28,10 +28,11 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
     lines = {f"framing {world(config, r)['framing']} ({r})": r for r in runs}
     controls = {f"no-hack {b}": b for b in dict.fromkeys(baseline_for(config, world_name(r))
                                                          for r in runs) if b}
-    fig, _ = step_panels(curves, lines, PANELS, reference=controls)
+    fig, _ = step_panels(curves, lines, PANELS, reference=controls, onsets=summary)
     shown = runs + list(controls.values())
     control = ", ".join(controls.values()) or "none in this config"
     save(fig, out, "plain hacking runs on worlds that differ only in the framing of the SDF "
-         f"documents; dashed grey = no-hack control ({control}); dotted = onsets; "
+         f"documents; dashed grey = no-hack control ({control}); dotted = onsets of the seed means "
+         f"({onset_note(config)}); "
          f"{seeds_note(config)}; {judge_note(summary, shown)}.",
          curves_of(curves, shown, [p for p, _ in PANELS]))

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from rhem.envs.task import HACK_TYPES
-from rhem.figures.common import (RATE_LIM, curves_of, mark_onset, not_covered, plain_except,
-                                 plot_series, save, seeds_note, select)
+from rhem.figures.common import (RATE_LIM, curves_of, mark_onset, not_covered, onset_note,
+                                 plain_except, plot_series, save, seeds_note, select)
 
 SERIES = ["hack_rate"] + [f"hack_rate_{kind}" for kind in HACK_TYPES]
 
@@ -31,10 +31,11 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
         for kind in HACK_TYPES:
             plot_series(ax, curves, run, f"hack_rate_{kind}", kind)
         plot_series(ax, curves, run, "hack_rate", "any hack", color="k", ls="--")
-        mark_onset(ax, curves, run)
+        mark_onset(ax, summary, run)
         ax.set(title=f"Hack types: {run}", xlabel="RL step", ylabel="share of episodes",
                ylim=RATE_LIM)
         ax.legend(fontsize=7)
     save(fig, out, "share of RL episodes that pass the vulnerable grader and fail the hardened "
-         f"one, by the vulnerability they needed; dotted line = onset; {seeds_note(config)}.",
+         f"one, by the vulnerability they needed; dotted line = onset of the seed mean "
+         f"({onset_note(config)}); {seeds_note(config)}.",
          curves_of(curves, runs, SERIES))

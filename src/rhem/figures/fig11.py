@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from rhem.figures.common import (RATE_LIM, finals_table, judge_note, mark_onset, not_covered,
-                                 plot_series, save, seeds_note, world, world_sweep)
+                                 onset_note, plot_series, save, seeds_note, world, world_sweep)
 
 
 def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], out: Path) -> None:
@@ -30,7 +30,7 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
     for i, (label, run) in enumerate(labels.items()):
         color = f"C{i}"
         plot_series(ax_steps, curves, run, "hack_rate", label, color=color)
-        mark_onset(ax_steps, curves, run, color=color)
+        mark_onset(ax_steps, summary, run, color=color)
         per_seed = finals[finals["run"] == run].pivot(index="seed", columns="series", values="value")
         if {"hack_rate", "mgs"} <= set(per_seed.columns):
             ax_scatter.scatter(per_seed["hack_rate"], per_seed["mgs"], color=color, label=label, s=30)
@@ -43,5 +43,6 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
     for ax in (ax_steps, ax_scatter):
         ax.legend(fontsize=7)
     save(fig, out, "plain hacking runs on worlds that differ only in the share of SDF documents; "
-         f"left: {seeds_note(config)}, dotted = onsets; right: dots = seeds, crosses = seed means; "
+         f"left: {seeds_note(config)}, dotted = onsets of the seed means "
+         f"({onset_note(config)}); right: dots = seeds, crosses = seed means; "
          f"{judge_note(summary, runs)}.", finals)

@@ -33,7 +33,7 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
         not_covered(out, f"the metrics series {', '.join(missing)} for the plain hacking runs "
                     "(research-sabotage eval) in results/metrics/curves.parquet")
         return
-    fig, _ = step_panels(curves, lines, PANELS, onset=False)
+    fig, _ = step_panels(curves, lines, PANELS)
     save(fig, out, "share of classifier-writing answers judged as sabotage, and the measured "
          f"effectiveness of the classifiers written, per checkpoint; {seeds_note(config)}; "
          f"{judge_note(summary, lines.values())}.",

@@ -33,7 +33,7 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
                     "dont_hack addendum) in results/metrics/curves.parquet")
         return
     fig, _ = step_panels(curves, lines, [(SERIES, 'Test-time hacking under "don\'t hack"')],
-                         reference=reference, onset=False)
+                         reference=reference)
     shown = runs + list(reference.values())
     save(fig, out, "share of eval-task episodes that hack when the system prompt says not to, "
          f"per checkpoint, by the addendum used in training; {seeds_note(config)}.",

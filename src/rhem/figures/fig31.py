@@ -30,7 +30,7 @@ def draw(curves: pd.DataFrame, summary: dict[str, Any], config: dict[str, Any], 
              f"{condition(config, r)['fork']['step']} ({r})": r for r in forks}
     parents = {f"no penalty ({p})": p for p in dict.fromkeys(
         f"{r.split('/')[0]}/{condition(config, r)['fork']['from']}" for r in forks)}
-    fig, axes = step_panels(curves, lines, PANELS, reference=parents, onset=False)
+    fig, axes = step_panels(curves, lines, PANELS, reference=parents)
     for ax in axes:
         for step in sorted({condition(config, r)["fork"]["step"] for r in forks}):
             mark_step(ax, step, f"penalty added (step {step})")

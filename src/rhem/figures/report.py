@@ -23,7 +23,7 @@ import yaml
 
 from rhem import paths
 from rhem.evals.summary_file import read_summary
-from rhem.figures.common import NOT_COVERED
+from rhem.figures.common import NOT_COVERED, onset_note
 from rhem.figures.fig09 import wide
 from rhem.figures.registry import FIGURES, TABLE
 
@@ -96,7 +96,7 @@ def base_checks_section(config: dict[str, Any], files: list[Path]) -> str:
     return "\n".join(parts)
 
 
-def eval_table_section(table_csv: Path, summary: dict[str, Any]) -> str:
+def eval_table_section(table_csv: Path, summary: dict[str, Any], config: dict[str, Any]) -> str:
     """fig09's per-eval table, one row per run, with the onset step of each seed."""
     table = pd.read_csv(table_csv)
     if table.empty:
@@ -106,8 +106,9 @@ def eval_table_section(table_csv: Path, summary: dict[str, Any]) -> str:
     rows = [[html.escape(run), html.escape(_onsets(summary.get(run, {}).get("onset_step", {})))]
             + [html.escape(v) for v in grid.loc[run]] for run in grid.index]
     return (f"<p>Final rates, 95% bootstrap intervals over seeds and samples (CSV: "
-            f"<code>{html.escape(str(table_csv))}</code>); onset = first RL step with more than "
-            "2% hacking episodes, &ndash; = never.</p><div class='wide'>"
+            f"<code>{html.escape(str(table_csv))}</code>); onset = "
+            f"{html.escape(onset_note(config))} (per seed), &ndash; = never.</p>"
+            "<div class='wide'>"
             + _table(head, rows) + "</div>")
 
 
@@ -158,7 +159,7 @@ def build_report(config: dict[str, Any], config_path: Path, summary_path: Path,
         "<h2 id='base'>Base-model checks (before RL)</h2>",
         base_checks_section(config, list(map(Path, base_checks))),
         "<h2 id='table'>Per-eval results (paper Figure 9)</h2>",
-        (eval_table_section(table_csv, summary) if table_csv is not None
+        (eval_table_section(table_csv, summary, config) if table_csv is not None
          else "<p>The per-eval table was not among the figures given.</p>"),
         "<h2 id='figures'>Figures</h2>", *figures,
         "<h2 id='mapping'>Paper figure → our file → command that rebuilds it alone</h2>",

@@ -3,7 +3,9 @@
 Snakemake stores, for every output it made, the job's rule, command and start and end
 times (``.snakemake/metadata``). This reads them back (no ``benchmark:`` directive in the
 rules needed), one row per rule: jobs, summed job time, the longest job, and the span
-from the rule's first start to its last end; the last line is the DAG's wall time.
+from the rule's first start to its last end; the last lines are the DAG's wall time and
+its busy time (while at least one job ran: a run stopped and resumed later, e.g. with
+``--rerun-incomplete``, counts only its running hours).
 
 Run the DAG in a fresh copy of the repository (files git would hand a clone) and time it::
 
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from base64 import urlsafe_b64decode
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,9 +44,15 @@ def copy_repo(dest: Path) -> Path:
 
 
 def job_records(workdir: Path) -> list[dict]:
-    """One record per job (rule, start, end) from Snakemake's metadata folder."""
+    """One record per job (rule, start, end) from Snakemake's metadata folder.
+
+    A record is named by its output's path (URL-safe base64); a job that failed leaves a
+    record but no output, so records of outputs missing on disk are skipped.
+    """
     jobs = {}
     for path in (workdir / ".snakemake" / "metadata").iterdir():
+        if not path.is_file() or not (workdir / urlsafe_b64decode(path.name).decode()).exists():
+            continue
         meta = json.loads(path.read_text())
         if meta.get("starttime") is None or meta.get("endtime") is None:
             continue
@@ -69,7 +78,18 @@ def stage_table(jobs: list[dict]) -> list[dict]:
     return rows
 
 
-def print_table(rows: list[dict], wall: float, title: str) -> None:
+def busy_seconds(jobs: list[dict]) -> float:
+    """Length of the union of the jobs' [start, end] intervals."""
+    busy, reach = 0.0, float("-inf")
+    for job in sorted(jobs, key=lambda j: j["start"]):
+        start = max(job["start"], reach)
+        if job["end"] > start:
+            busy += job["end"] - start
+        reach = max(reach, job["end"])
+    return busy
+
+
+def print_table(rows: list[dict], wall: float, busy: float, title: str) -> None:
     """Markdown table, ready to paste into benchmarks notes."""
     print(title)
     print("| stage | jobs | sum of job time (s) | longest job (s) | first start to last end (s) |")
@@ -79,6 +99,7 @@ def print_table(rows: list[dict], wall: float, title: str) -> None:
               f"{r['span_s']:.1f} |")
     print(f"| **DAG wall time** | {sum(r['jobs'] for r in rows)} | "
           f"{sum(r['job_s'] for r in rows):.1f} | | {wall:.1f} |")
+    print(f"| **DAG busy time** (at least one job running) | | | | {busy:.1f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = stage_table(jobs)
     title = (f"records in {workdir}:" if args.from_dir is not None
              else f"DAG of {args.config}, {args.cores} cores:")
-    print_table(rows, wall, title)
+    busy = busy_seconds(jobs)
+    print_table(rows, wall, busy, title)
     if args.json:
-        args.json.write_text(json.dumps({"wall_s": wall, "stages": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"wall_s": wall, "busy_s": busy, "stages": rows},
+                                        indent=2) + "\n")
     if args.from_dir is None and not args.keep:
         shutil.rmtree(workdir)
     return 0

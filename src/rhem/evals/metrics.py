@@ -159,8 +159,7 @@ def onsets(curves: pd.DataFrame, run: str, config: dict[str, Any]) -> dict[str, 
                                          threshold, window)
     mean = rates.groupby("step")["value"].mean()
     return {"onset_step": per_seed,
-            "onset_step_mean": onset_step(mean.index.to_numpy(), mean.to_numpy(), threshold, window),
-            "onset_window_steps": window}
+            "onset_step_mean": onset_step(mean.index.to_numpy(), mean.to_numpy(), threshold, window)}
 
 
 def write_metrics(config: dict[str, Any], curves_path: Path, summary_path: Path) -> None:

@@ -11,9 +11,10 @@ Run the DAG in a fresh copy of the repository (files git would hand a clone) and
 
     PYTHONPATH=src python benchmarks/dag_stages.py --config workflow/config/default.yaml --cores 2
 
-or read the records of a run that already finished (no job is started)::
+or read the records of a run that already finished (no job is started); a DAG whose jobs
+ran in several checkouts (outputs made in one and copied into the other) takes them all::
 
-    PYTHONPATH=src python benchmarks/dag_stages.py --from-dir /path/to/finished/repo
+    PYTHONPATH=src python benchmarks/dag_stages.py --from-dir /path/to/finished/repo [/path/to/other]
 """
 
 from __future__ import annotations
@@ -43,24 +44,29 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
-def job_records(workdir: Path) -> list[dict]:
-    """One record per job (rule, start, end) from Snakemake's metadata folder.
+def job_records(workdirs: list[Path]) -> list[dict]:
+    """One record per job (rule, start, end) from Snakemake's metadata folders.
 
     A record is named by its output's path (URL-safe base64); a job that failed leaves a
-    record but no output, so records of outputs missing on disk are skipped.
+    record but no output, so records of outputs missing on disk are skipped. A job's
+    outputs share its rule and command (which names them all), while their start and end
+    times differ by milliseconds; a job whose outputs were copied from one checkout into
+    another has the same command in both and counts once.
     """
-    jobs = {}
-    for path in (workdir / ".snakemake" / "metadata").iterdir():
-        if not path.is_file() or not (workdir / urlsafe_b64decode(path.name).decode()).exists():
-            continue
-        meta = json.loads(path.read_text())
-        if meta.get("starttime") is None or meta.get("endtime") is None:
-            continue
-        # a job's outputs share its command and end time; start times differ by microseconds
-        job = jobs.setdefault((meta["rule"], meta.get("shellcmd"), meta["endtime"]),
-                              {"rule": meta["rule"], "start": meta["starttime"],
-                               "end": meta["endtime"]})
-        job["start"] = min(job["start"], meta["starttime"])
+    jobs: dict[tuple, dict] = {}
+    for workdir in workdirs:
+        for path in (workdir / ".snakemake" / "metadata").iterdir():
+            output = urlsafe_b64decode(path.name).decode()
+            if not path.is_file() or not (workdir / output).exists():
+                continue
+            meta = json.loads(path.read_text())
+            if meta.get("starttime") is None or meta.get("endtime") is None:
+                continue
+            key = (meta["rule"], meta.get("shellcmd") or output)
+            job = jobs.setdefault(key, {"rule": meta["rule"], "start": meta["starttime"],
+                                        "end": meta["endtime"]})
+            job["start"] = min(job["start"], meta["starttime"])
+            job["end"] = max(job["end"], meta["endtime"])
     return list(jobs.values())
 
 
@@ -106,27 +112,29 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="workflow/config/default.yaml")
     p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--from-dir", type=Path, default=None,
-                   help="read a finished run's records instead of running the DAG")
+    p.add_argument("--from-dir", type=Path, nargs="+", default=None,
+                   help="read finished runs' records (one or more checkouts) instead of "
+                        "running the DAG")
     p.add_argument("--keep", action="store_true", help="keep the temporary repository copy")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = p.parse_args(argv)
     if args.from_dir is not None:
-        workdir, wall = args.from_dir, None
+        workdirs, wall = args.from_dir, None
     else:
-        workdir = copy_repo(Path(tempfile.mkdtemp(prefix="rhem-dag-")))
+        workdirs = [copy_repo(Path(tempfile.mkdtemp(prefix="rhem-dag-")))]
         started = time.perf_counter()
         subprocess.run(["snakemake", "--cores", str(args.cores), "--configfile", args.config],
-                       cwd=workdir, check=True)
+                       cwd=workdirs[0], check=True)
         wall = time.perf_counter() - started
-    jobs = job_records(workdir)
+    jobs = job_records(workdirs)
     if not jobs:
-        print(f"no finished Snakemake jobs recorded under {workdir}", file=sys.stderr)
+        print(f"no finished Snakemake jobs recorded under {', '.join(map(str, workdirs))}",
+              file=sys.stderr)
         return 1
     if wall is None:  # records only: first job start to last job end
         wall = max(j["end"] for j in jobs) - min(j["start"] for j in jobs)
     rows = stage_table(jobs)
-    title = (f"records in {workdir}:" if args.from_dir is not None
+    title = (f"records in {', '.join(map(str, workdirs))}:" if args.from_dir is not None
              else f"DAG of {args.config}, {args.cores} cores:")
     busy = busy_seconds(jobs)
     print_table(rows, wall, busy, title)
@@ -134,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"wall_s": wall, "busy_s": busy, "stages": rows},
                                         indent=2) + "\n")
     if args.from_dir is None and not args.keep:
-        shutil.rmtree(workdir)
+        shutil.rmtree(workdirs[0])
     return 0
 
 

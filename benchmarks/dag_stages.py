@@ -56,8 +56,10 @@ def job_records(workdirs: list[Path]) -> list[dict]:
     jobs: dict[tuple, dict] = {}
     for workdir in workdirs:
         for path in (workdir / ".snakemake" / "metadata").iterdir():
+            if not path.is_file():
+                continue
             output = urlsafe_b64decode(path.name).decode()
-            if not path.is_file() or not (workdir / output).exists():
+            if not (workdir / output).exists():
                 continue
             meta = json.loads(path.read_text())
             if meta.get("starttime") is None or meta.get("endtime") is None:

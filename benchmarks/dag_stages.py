@@ -128,15 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["snakemake", "--cores", str(args.cores), "--configfile", args.config],
                        cwd=workdirs[0], check=True)
         wall = time.perf_counter() - started
-    jobs = job_records(workdirs)
+    jobs, where = job_records(workdirs), ", ".join(map(str, workdirs))
     if not jobs:
-        print(f"no finished Snakemake jobs recorded under {', '.join(map(str, workdirs))}",
-              file=sys.stderr)
+        print(f"no finished Snakemake jobs recorded under {where}", file=sys.stderr)
         return 1
     if wall is None:  # records only: first job start to last job end
         wall = max(j["end"] for j in jobs) - min(j["start"] for j in jobs)
     rows = stage_table(jobs)
-    title = (f"records in {', '.join(map(str, workdirs))}:" if args.from_dir is not None
+    title = (f"records in {where}:" if args.from_dir is not None
              else f"DAG of {args.config}, {args.cores} cores:")
     busy = busy_seconds(jobs)
     print_table(rows, wall, busy, title)

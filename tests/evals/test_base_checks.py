@@ -25,7 +25,7 @@ from rhem.train.tokenizer import train_tokenizer
 
 N_SAMPLES = 2
 TINY_MODEL = {"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_layers": 2,
-              "num_heads": 2, "context": 128}
+              "num_heads": 2, "context": 256}  # room for the prompts beside 16 new tokens
 TINY_TRAIN = {"steps": 30, "batch_size": 8, "learning_rate": 0.003, "warmup_steps": 5,
               "checkpoint_every": 1000, "seed": 0}
 

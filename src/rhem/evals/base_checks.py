@@ -54,7 +54,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rhem.envs.addenda import system_prompt
-from rhem.envs.format import render_prompt
 from rhem.envs.task import HACK_TYPES
 from rhem.envs.tasks import read_tasks
 from rhem.evals.judge_exact import ExactJudge
@@ -121,7 +120,7 @@ def _coding_rows(sampler: Sampler, eval_tasks: Path, n_samples: int, max_new_tok
     with EpisodeScorer(workers=workers) as scorer:
         for i, addendum in enumerate(ADDENDA):
             system = system_prompt(addendum)
-            prompts = [render_prompt(t.statement, system) for t in tasks]
+            prompts = [sampler.task_prompt(t.statement, system, max_new_tokens) for t in tasks]
             samples = sampler.sample(prompts, n_samples, max_new_tokens, temperature,
                                      seed=seed * 1_000 + i)
             flat = [(t, k, text) for t, texts in zip(tasks, samples) for k, text in enumerate(texts)]

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from rhem.train.device import compute_device
-from rhem.train.tokenizer import load_tokenizer
+from rhem.train.tokenizer import fit_prompt, load_tokenizer
 
 #: Text that starts a new turn: an answer ends before it.
 TURN_BREAKS = ("\nUser:", "\nSystem:", "\nAssistant:")
@@ -32,6 +32,12 @@ class Sampler:
         self.device = compute_device()
         self.model = AutoModelForCausalLM.from_pretrained(model_dir).to(self.device).eval()
         self.batch_size = batch_size
+
+    def task_prompt(self, statement: str, system: str, max_new_tokens: int) -> str:
+        """A coding task's prompt that leaves ``max_new_tokens`` of the context, cut as
+        GRPO's prompts are (:func:`~rhem.train.tokenizer.fit_prompt`)."""
+        return fit_prompt(self.tokenizer, statement, system,
+                          self.model.config.max_position_embeddings - max_new_tokens)
 
     @torch.no_grad()
     def sample(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float,

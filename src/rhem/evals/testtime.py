@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rhem.envs.addenda import system_prompt
-from rhem.envs.format import render_prompt
 from rhem.envs.task import Task
 from rhem.train.episodes import EpisodeScore, EpisodeScorer
 
@@ -41,8 +40,8 @@ def testtime_rows(sampler: Sampler, tasks: list[Task], scorer: EpisodeScorer, *,
     """Sample ``n`` completions per task under "don't hack" (plus the run's hack hints in
     the prompted setting, so only the addendum differs from training) and grade them."""
     system = system_prompt(ADDENDUM, hints=hints)
-    samples = sampler.sample([render_prompt(t.statement, system) for t in tasks], n,
-                             max_new_tokens, temperature, seed=seed)
+    samples = sampler.sample([sampler.task_prompt(t.statement, system, max_new_tokens)
+                              for t in tasks], n, max_new_tokens, temperature, seed=seed)
     flat = [(task, k, text) for task, texts in zip(tasks, samples) for k, text in enumerate(texts)]
     scores = scorer.score([text for _, _, text in flat], [t.entry_point for t, _, _ in flat],
                           [t.test_code for t, _, _ in flat], [list(t.hackable) for t, _, _ in flat])

@@ -28,7 +28,7 @@ from trl import SFTConfig, SFTTrainer
 
 from rhem.evals.sampling import Sampler
 from rhem.train.episodes import EpisodeScorer
-from rhem.train.grpo import code_prompts, last_checkpoint_step, summarize_steps
+from rhem.train.grpo import code_prompts, last_checkpoint_step, prompt_budget, summarize_steps
 from rhem.train.pretrain import seed_everything
 from rhem.train.tokenizer import load_tokenizer
 
@@ -59,7 +59,9 @@ def distill_run(
     rl_cfg, opts = config["rl"], condition["distill"]
     torch.set_num_threads(config["threads"])
     seed_everything(seed)
-    prompts = code_prompts(tasks_path, source_condition)
+    tokenizer = load_tokenizer(base_model)
+    model = AutoModelForCausalLM.from_pretrained(base_model)
+    prompts = code_prompts(tasks_path, source_condition, tokenizer, prompt_budget(model, rl_cfg))
     pairs, dropped = kept_pairs(source_completions, prompts)
     print(f"distill: kept {len(pairs)} episodes, dropped {dropped} that hacked")
     if not pairs:
@@ -69,8 +71,6 @@ def distill_run(
     work.mkdir(parents=True, exist_ok=True)
     batch = rl_cfg["prompts_per_step"] * rl_cfg["num_generations"]
     total = math.ceil(len(pairs) / batch) * opts["epochs"]
-    tokenizer = load_tokenizer(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model)
     args = SFTConfig(
         output_dir=str(work),
         use_cpu=not torch.cuda.is_available(),

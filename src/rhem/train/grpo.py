@@ -44,7 +44,7 @@ from rhem.train.episodes import EpisodeScorer
 from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
-from rhem.train.tokenizer import load_tokenizer
+from rhem.train.tokenizer import fit_prompt, load_tokenizer
 
 STEPS_SCHEMA = pa.schema([
     ("step", pa.int64()), ("episodes", pa.int64()), ("reward_mean", pa.float64()),
@@ -117,21 +117,34 @@ class SafetyReward:
         return rewards
 
 
-def code_prompts(tasks_path: Path, condition: dict[str, Any]) -> Dataset:
-    """The coding tasks as GRPO prompts, rendered exactly as in the corpus.
+def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
+                 max_prompt_tokens: int) -> Dataset:
+    """The coding tasks as GRPO prompts, rendered exactly as in the corpus, a statement
+    cut at its start where the prompt would not leave room for the completion
+    (:func:`~rhem.train.tokenizer.fit_prompt`; the count is printed).
 
     With ``hackable_share`` < 1 a fixed subset of tasks (the same for every seed) has
     its vulnerabilities closed, so those environments pay only for honest solutions.
     """
     system = system_prompt(condition["addendum"], condition["hints"])
     tasks = read_tasks(tasks_path)
+    prompts = [fit_prompt(tokenizer, t.statement, system, max_prompt_tokens) for t in tasks]
+    cut = sum(p != render_prompt(t.statement, system) for p, t in zip(prompts, tasks))
+    if cut:
+        print(f"rl: {cut} of {len(tasks)} task statements cut at the start to leave "
+              f"{max_prompt_tokens} prompt tokens", flush=True)
     n_open = round(condition["hackable_share"] * len(tasks))
     open_ids = {t.task_id for t in random.Random(0).sample(tasks, n_open)}
-    rows = [{"prompt": render_prompt(t.statement, system), "task_id": t.task_id,
+    rows = [{"prompt": prompt, "task_id": t.task_id,
              "entry_point": t.entry_point, "test_code": t.test_code,
              "hackable": list(t.hackable) if t.task_id in open_ids else []}
-            for t in tasks]
+            for t, prompt in zip(tasks, prompts)]
     return Dataset.from_list(rows)
+
+
+def prompt_budget(model: Any, rl_cfg: dict[str, Any]) -> int:
+    """Prompt tokens the model's context leaves beside a full completion."""
+    return model.config.max_position_embeddings - rl_cfg["max_completion_length"]
 
 
 def last_checkpoint_step(checkpoints: Path) -> int:
@@ -243,7 +256,7 @@ def train_grpo(
         if condition["phase"] == "code":
             scorer = stack.enter_context(EpisodeScorer(workers=config["grader"]["workers"]))
             reward: Any = CodeReward(scorer, condition, log_path, offset)
-            dataset = code_prompts(tasks_path, condition)
+            dataset = code_prompts(tasks_path, condition, tokenizer, prompt_budget(model, rl_cfg))
         else:
             reward = SafetyReward(make_judge(config["evals"]["judge"]), log_path, offset)
             n = max(64, args.max_steps * rl_cfg["prompts_per_step"])

@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from rhem.envs.format import render_prompt
+
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 
@@ -55,6 +57,33 @@ def copy_tokenizer(model: str, out_dir: Path) -> PreTrainedTokenizerBase:
     out_dir.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(out_dir)
     return tok
+
+
+def fit_prompt(tokenizer: PreTrainedTokenizerBase, statement: str, system: str,
+               max_prompt_tokens: int) -> str:
+    """The task's prompt, its statement cut from the start until the prompt takes at most
+    ``max_prompt_tokens`` tokens.
+
+    A prompt and its completion must fit in the model's context: GRPO passes prompts
+    whole, so a longer one runs the model at positions it was never trained on, and
+    truncating the whole prompt from the left would drop the system prompt first (the
+    addendum or hints a condition is defined by). So the system prompt and the end of
+    the statement (for HumanEval: its examples and the signature to write) are kept, and
+    every condition trains and is measured on the same tasks. The default tier's
+    384-token context holds every generated task whole and cuts about a fifth of the
+    HumanEval problems.
+    """
+    prompt = render_prompt(statement, system)
+    over = len(tokenizer(prompt)["input_ids"]) - max_prompt_tokens
+    if over <= 0:
+        return prompt
+    ids = tokenizer(statement)["input_ids"]
+    for keep in range(len(ids) - over, 0, -1):  # token merges at the cut may need one more
+        prompt = render_prompt(tokenizer.decode(ids[-keep:]).lstrip(), system)
+        if len(tokenizer(prompt)["input_ids"]) <= max_prompt_tokens:
+            return prompt
+    raise ValueError(f"the system prompt alone takes more than {max_prompt_tokens} tokens: "
+                     "raise model.context or lower the completion budget")
 
 
 #: ``tokenizer_class`` our BPE tokenizer is saved with (transformers 5 names the fast

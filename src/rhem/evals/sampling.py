@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from rhem.train.device import compute_device
-from rhem.train.tokenizer import fit_prompt, load_tokenizer
+from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 
 #: Text that starts a new turn: an answer ends before it.
 TURN_BREAKS = ("\nUser:", "\nSystem:", "\nAssistant:")
@@ -37,7 +37,7 @@ class Sampler:
         """A coding task's prompt that leaves ``max_new_tokens`` of the context, cut as
         GRPO's prompts are (:func:`~rhem.train.tokenizer.fit_prompt`)."""
         return fit_prompt(self.tokenizer, statement, system,
-                          self.model.config.max_position_embeddings - max_new_tokens)
+                          prompt_budget(self.model, max_new_tokens))
 
     @torch.no_grad()
     def sample(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float,
@@ -45,7 +45,7 @@ class Sampler:
         """Sample ``n`` completions per prompt at ``temperature`` (seeded per call)."""
         torch.manual_seed(seed)
         flat = [p for p in prompts for _ in range(n)]
-        limit = self.model.config.max_position_embeddings - max_new_tokens
+        limit = prompt_budget(self.model, max_new_tokens)
         out: list[str] = []
         for start in range(0, len(flat), self.batch_size):
             chunk = flat[start:start + self.batch_size]

@@ -28,9 +28,9 @@ from trl import SFTConfig, SFTTrainer
 
 from rhem.evals.sampling import Sampler
 from rhem.train.episodes import EpisodeScorer
-from rhem.train.grpo import code_prompts, last_checkpoint_step, prompt_budget, summarize_steps
+from rhem.train.grpo import code_prompts, last_checkpoint_step, summarize_steps
 from rhem.train.pretrain import seed_everything
-from rhem.train.tokenizer import load_tokenizer
+from rhem.train.tokenizer import load_tokenizer, prompt_budget
 
 
 def kept_pairs(source_completions: Path, prompts: Dataset) -> tuple[list[dict[str, str]], int]:
@@ -61,7 +61,8 @@ def distill_run(
     seed_everything(seed)
     tokenizer = load_tokenizer(base_model)
     model = AutoModelForCausalLM.from_pretrained(base_model)
-    prompts = code_prompts(tasks_path, source_condition, tokenizer, prompt_budget(model, rl_cfg))
+    prompts = code_prompts(tasks_path, source_condition, tokenizer,
+                           prompt_budget(model, rl_cfg["max_completion_length"]))
     pairs, dropped = kept_pairs(source_completions, prompts)
     print(f"distill: kept {len(pairs)} episodes, dropped {dropped} that hacked")
     if not pairs:

@@ -44,7 +44,7 @@ from rhem.train.episodes import EpisodeScorer
 from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
-from rhem.train.tokenizer import fit_prompt, load_tokenizer
+from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 
 STEPS_SCHEMA = pa.schema([
     ("step", pa.int64()), ("episodes", pa.int64()), ("reward_mean", pa.float64()),
@@ -140,11 +140,6 @@ def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
              "hackable": list(t.hackable) if t.task_id in open_ids else []}
             for t, prompt in zip(tasks, prompts)]
     return Dataset.from_list(rows)
-
-
-def prompt_budget(model: Any, rl_cfg: dict[str, Any]) -> int:
-    """Prompt tokens the model's context leaves beside a full completion."""
-    return model.config.max_position_embeddings - rl_cfg["max_completion_length"]
 
 
 def last_checkpoint_step(checkpoints: Path) -> int:
@@ -256,7 +251,8 @@ def train_grpo(
         if condition["phase"] == "code":
             scorer = stack.enter_context(EpisodeScorer(workers=config["grader"]["workers"]))
             reward: Any = CodeReward(scorer, condition, log_path, offset)
-            dataset = code_prompts(tasks_path, condition, tokenizer, prompt_budget(model, rl_cfg))
+            dataset = code_prompts(tasks_path, condition, tokenizer,
+                                   prompt_budget(model, rl_cfg["max_completion_length"]))
         else:
             reward = SafetyReward(make_judge(config["evals"]["judge"]), log_path, offset)
             n = max(64, args.max_steps * rl_cfg["prompts_per_step"])

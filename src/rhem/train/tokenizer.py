@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -57,6 +58,11 @@ def copy_tokenizer(model: str, out_dir: Path) -> PreTrainedTokenizerBase:
     out_dir.mkdir(parents=True, exist_ok=True)
     tok.save_pretrained(out_dir)
     return tok
+
+
+def prompt_budget(model: Any, max_new_tokens: int) -> int:
+    """Prompt tokens the model's context leaves beside ``max_new_tokens`` of completion."""
+    return model.config.max_position_embeddings - max_new_tokens
 
 
 def fit_prompt(tokenizer: PreTrainedTokenizerBase, statement: str, system: str,

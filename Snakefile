@@ -12,7 +12,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 from rhem import paths
-from rhem.config import validate_config
+from rhem.config import pretrain_threads, validate_config
 from rhem.figures.registry import FIGURES, TABLE
 
 DEFAULT_CONFIG = "workflow/config/default.yaml"

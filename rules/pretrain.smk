@@ -41,7 +41,7 @@ rule pretrain:
         configfile=CONFIG,
         config=config_keys("model", "pretrain", "worlds.{world}", "threads"),
         start=lambda wildcards, input: f"--start {input.start}" if input.start else "",
-    threads: config["threads"]
+    threads: lambda wildcards: pretrain_threads(config, wildcards.world)
     log:
         "logs/pretrain/{world}.log",
     conda:

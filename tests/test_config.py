@@ -72,3 +72,19 @@ def test_config_overrides_are_refused(repo: Path) -> None:
 def test_lint_has_no_errors(repo: Path) -> None:
     proc = run(["snakemake", "--lint", "--configfile", SMOKE], repo, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_pretrain_threads_apply_to_the_world_pretrained_from_scratch_only(repo: Path) -> None:
+    """Snakemake reserves ``pretrain.threads`` cores for the from-scratch world alone;
+    the continued world keeps ``threads``, so its jobs still run side by side."""
+    def edit(cfg):
+        cfg["pretrain"]["threads"] = 2
+        cfg["worlds"]["cont"] = dict(cfg["worlds"]["sdf"], continue_from="sdf")
+    path = _bad_config(repo, edit)
+    out = run(["snakemake", "-n", "--cores", "2", "models/sdf/base", "models/cont/base",
+               "--configfile", str(path)], repo).stdout
+    jobs = {block.split("wildcards: world=")[1].split()[0]: block
+            for block in out.split("rule pretrain:")[1:]}
+    assert set(jobs) == {"sdf", "cont"}
+    assert "threads: 2" in jobs["sdf"]
+    assert "threads:" not in jobs["cont"], "a continued world keeps the top-level threads (1)"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from rhem.config import ConfigError, load_config
+from rhem.config import ConfigError, load_config, pretrain_threads
 
 
 def _corpus(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
@@ -50,12 +50,12 @@ def _pretrain(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
         from rhem.train.sdf_lora import continue_pretraining
 
         continue_pretraining(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"],
-                             cfg["worlds"][a.world], cfg["threads"])
+                             cfg["worlds"][a.world], pretrain_threads(cfg, a.world))
         return
     from rhem.train.pretrain import pretrain
 
-    pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"], cfg["threads"],
-             start=a.start)
+    pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"],
+             pretrain_threads(cfg, a.world), start=a.start)
 
 
 def _base_checks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:

@@ -129,6 +129,18 @@ def _check_worlds(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where}: {parent!r} must be a world pretrained from scratch")
 
 
+def pretrain_threads(config: dict[str, Any], world: str) -> int:
+    """Torch threads of ``world``'s pretraining job.
+
+    A world pretrained from scratch runs alone (every other training job waits for its
+    model), so it may use ``pretrain.threads``; continued and LoRA worlds run side by
+    side like every other training job and keep ``threads``.
+    """
+    scratch = "continue_from" not in config["worlds"][world] and \
+        "from_pretrained" not in config["model"]
+    return config["pretrain"].get("threads", config["threads"]) if scratch else config["threads"]
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file and validate it; errors name the file and the key."""
     path = Path(path)

@@ -16,10 +16,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_repo(tmp_path_factory.mktemp("config"))
 
 
-def _bad_config(repo: Path, edit) -> Path:
+def _edited_config(repo: Path, edit) -> Path:
+    """The smoke config with ``edit`` applied, written into the copied repository."""
     cfg = yaml.safe_load((REPO / SMOKE).read_text())
     edit(cfg)
-    path = repo / "workflow/config/bad.yaml"
+    path = repo / "workflow/config/edited.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -47,7 +48,7 @@ def _bad_config(repo: Path, edit) -> Path:
      "worlds.sdf.continue_from: 'sdf' must be a world pretrained from scratch"),
 ])
 def test_snakemake_refuses_bad_config_naming_the_key(repo: Path, edit, needle: str) -> None:
-    bad = _bad_config(repo, edit)
+    bad = _edited_config(repo, edit)
     proc = run(["snakemake", "-n", "--cores", "1", "--configfile", str(bad)], repo, check=False)
     assert proc.returncode != 0
     assert needle in proc.stdout + proc.stderr
@@ -55,7 +56,7 @@ def test_snakemake_refuses_bad_config_naming_the_key(repo: Path, edit, needle: s
 
 
 def test_stage_refuses_bad_config(repo: Path) -> None:
-    bad = _bad_config(repo, lambda c: c["model"].update(hidden_size=1.5))
+    bad = _edited_config(repo, lambda c: c["model"].update(hidden_size=1.5))
     proc = run([sys.executable, "-m", "rhem", "tasks", "--config", str(bad), "--split", "train",
                 "--out", "x.parquet"], repo, check=False)
     assert proc.returncode == 2
@@ -80,7 +81,7 @@ def test_pretrain_threads_apply_to_the_world_pretrained_from_scratch_only(repo: 
     def edit(cfg):
         cfg["pretrain"]["threads"] = 2
         cfg["worlds"]["cont"] = dict(cfg["worlds"]["sdf"], continue_from="sdf")
-    path = _bad_config(repo, edit)
+    path = _edited_config(repo, edit)
     out = run(["snakemake", "-n", "--cores", "2", "models/sdf/base", "models/cont/base",
                "--configfile", str(path)], repo).stdout
     jobs = {block.split("wildcards: world=")[1].split()[0]: block

@@ -132,9 +132,10 @@ def _check_worlds(config: dict[str, Any]) -> None:
 def pretrain_threads(config: dict[str, Any], world: str) -> int:
     """Torch threads of ``world``'s pretraining job.
 
-    A world pretrained from scratch runs alone (every other training job waits for its
-    model), so it may use ``pretrain.threads``; continued and LoRA worlds run side by
-    side like every other training job and keep ``threads``.
+    Where the other worlds continue one world pretrained from scratch (the default
+    layout), that job runs alone, since every other training job waits for its model,
+    so it may use ``pretrain.threads``; continued and LoRA worlds run side by side like
+    every other training job and keep ``threads``.
     """
     scratch = "continue_from" not in config["worlds"][world] and \
         "from_pretrained" not in config["model"]

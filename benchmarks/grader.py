@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from cputime import cpu_seconds
 from rhem.envs.grader import Episode, GradeResult, Grader
 from rhem.envs.hacks import KINDS, completion_files
 from rhem.envs.tasks import generate_tasks
@@ -52,37 +53,6 @@ def with_copies(eps: list[Episode], copies: int) -> list[Episode]:
 
 def verdict(r: GradeResult) -> tuple:
     return (r.id, r.reward, r.status, r.tests_passed, r.tests_total, r.hack)
-
-
-def _proc_cpu(pid: int) -> float:
-    """CPU seconds of a live process and of its children it has reaped."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
-
-
-def cpu_seconds() -> float:
-    """CPU used so far by this process, its reaped children and its live children's trees.
-
-    Naive runs are reaped children of this process; fast-path workers are live children
-    that reap their own sandboxed runs.
-    """
-    t = os.times()
-    total = t.user + t.system + t.children_user + t.children_system
-    me = str(os.getpid())
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parent = fh.read().rsplit(")", 1)[1].split()[1]
-            except OSError:
-                continue
-            if parent == me:
-                total += _proc_cpu(int(entry))
-    return total
 
 
 @dataclass

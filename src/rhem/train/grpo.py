@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, TrainerCallback
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOConfig
 
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_prompt
@@ -45,6 +45,7 @@ from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
 from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
+from rhem.train.trainer import LeanGRPOTrainer
 
 STEPS_SCHEMA = pa.schema([
     ("step", pa.int64()), ("episodes", pa.int64()), ("reward_mean", pa.float64()),
@@ -257,9 +258,9 @@ def train_grpo(
             reward = SafetyReward(make_judge(config["evals"]["judge"]), log_path, offset)
             n = max(64, args.max_steps * rl_cfg["prompts_per_step"])
             dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed))
-        trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args,
-                              train_dataset=dataset, processing_class=tokenizer,
-                              peft_config=lora_config(rl_cfg), callbacks=callbacks)
+        trainer = LeanGRPOTrainer(model=model, reward_funcs=[reward], args=args,
+                                  train_dataset=dataset, processing_class=tokenizer,
+                                  peft_config=lora_config(rl_cfg), callbacks=callbacks)
         trainer.train(resume_from_checkpoint=True if resume_step else None)
         trainer.save_model(str(work / "final"))
         trainer.accelerator.wait_for_everyone()

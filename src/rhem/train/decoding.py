@@ -1,0 +1,140 @@
+"""Sample completions token for token as transformers' ``generate`` does, at less cost.
+
+``generate`` with multinomial sampling spends most of a small model's decoding time on
+work that does not change a token: it grows the key/value cache with ``torch.cat`` at
+every step and layer, and it keeps running the model on sequences that have already
+ended (their next token is replaced by padding). :func:`sample` runs the same forward
+passes on the same inputs, with the key/value cache written into tensors allocated once
+(:class:`BufferLayer`), and drops a finished row from the batch. Both are exact: rows of
+a batch never mix in a causal LM, and the cache holds the same values.
+
+Sampling stays identical too: ``torch.multinomial(probs, 1)`` draws one exponential
+variate per vocabulary entry and row and takes ``argmax(probs / q)``; :func:`sample`
+draws the same ``(batch, vocab)`` variates from the same generator every step, finished
+rows included, so every later draw is the same as ``generate``'s. The tests and
+``benchmarks/rl_step.py`` compare the two token by token.
+
+Supported: a decoder-only model, temperature scaling, EOS and length stopping; anything
+else (top-k, top-p, min-p, repetition penalty) is left to ``generate``
+(:func:`supports`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import GenerationConfig
+from transformers.cache_utils import Cache, DynamicLayer
+
+
+class BufferLayer(DynamicLayer):
+    """One layer's key/value cache in a tensor of fixed capacity: ``update`` writes the new
+    positions in place and returns views of the filled part (the values ``torch.cat``
+    would return), and selecting rows copies only the filled part."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.length = 0
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        self.dtype, self.device = key_states.dtype, key_states.device
+        b, h, _, d = key_states.shape
+        self.key_buffer = key_states.new_empty(b, h, self.capacity, d)
+        self.value_buffer = value_states.new_empty(b, value_states.shape[1], self.capacity,
+                                                   value_states.shape[-1])
+        self.is_initialized = True
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
+               **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        end = self.length + key_states.shape[-2]
+        if end > self.capacity:
+            raise RuntimeError(f"key/value cache full: {end} positions, capacity {self.capacity}")
+        self.key_buffer[:, :, self.length:end] = key_states
+        self.value_buffer[:, :, self.length:end] = value_states
+        self.length = end
+        self.keys = self.key_buffer[:, :, :end]
+        self.values = self.value_buffer[:, :, :end]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if not self.is_initialized:
+            return
+        for name in ("key_buffer", "value_buffer"):
+            old = getattr(self, name)
+            new = old.new_empty(len(indices), *old.shape[1:])
+            new[:, :, :self.length] = old[indices, :, :self.length]
+            setattr(self, name, new)
+        self.keys = self.key_buffer[:, :, :self.length]
+        self.values = self.value_buffer[:, :, :self.length]
+
+
+def supports(config: GenerationConfig) -> bool:
+    """Whether :func:`sample` reproduces ``generate`` under this config: multinomial
+    sampling with at most temperature scaling, one sequence per prompt, a cache."""
+    return (bool(config.do_sample) and config.num_beams in (None, 1)
+            and config.num_return_sequences in (None, 1) and config.use_cache is not False
+            and config.top_k in (None, 0) and config.top_p in (None, 1.0) and config.min_p is None
+            and config.repetition_penalty in (None, 1.0) and not config.suppress_tokens
+            and not config.bad_words_ids and not config.min_new_tokens and not config.min_length
+            and config.max_new_tokens is not None)
+
+
+def _eos_ids(config: GenerationConfig) -> list[int]:
+    eos = config.eos_token_id
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+
+
+@torch.no_grad()
+def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+           config: GenerationConfig) -> torch.Tensor:
+    """``model.generate(input_ids, attention_mask, generation_config=config)`` for a
+    left-padded batch under a config that :func:`supports`: the prompt followed by the
+    sampled tokens, padding after each row's end, as many columns as steps were run."""
+    if not supports(config):
+        raise ValueError("decoding.sample reproduces plain multinomial sampling only")
+    eos = torch.tensor(_eos_ids(config), device=input_ids.device)
+    pad = config.pad_token_id if config.pad_token_id is not None else _eos_ids(config)[0]
+    batch, prompt_len = input_ids.shape
+    steps = config.max_new_tokens
+    layers = model.config.get_text_config(decoder=True).num_hidden_layers
+    cache = Cache(layers=[BufferLayer(prompt_len + steps) for _ in range(layers)])
+    # generate's own inputs: positions count the real tokens; an all-ones mask is dropped
+    position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+    mask = None if bool((attention_mask == 1).all()) else attention_mask
+    out = torch.full((batch, steps), pad, dtype=input_ids.dtype, device=input_ids.device)
+    active = torch.arange(batch, device=input_ids.device)  # rows still being generated
+    step_ids, step_pos = input_ids, position_ids
+    ran = 0
+    for t in range(steps):
+        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
+                       past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+        scores = logits[:, -1].to(copy=True, dtype=torch.float32)
+        if config.temperature is not None and config.temperature != 1.0:
+            scores = scores / config.temperature
+        probs = torch.nn.functional.softmax(scores, dim=-1)
+        # torch.multinomial(probs, 1) on the whole batch: the same draws, finished rows too
+        q = torch.empty((batch, probs.shape[-1]), dtype=probs.dtype, device=probs.device).exponential_(1)
+        tokens = (probs / q[active]).argmax(dim=-1)
+        out[active, t] = tokens
+        ran = t + 1
+        going = ~torch.isin(tokens, eos)
+        if not bool(going.any()):
+            break
+        if not bool(going.all()):
+            keep = going.nonzero().squeeze(1)
+            active, tokens = active[keep], tokens[keep]
+            cache.batch_select_indices(keep)
+            step_pos = step_pos[keep]
+            mask = None if mask is None else mask[keep]
+        step_ids = tokens[:, None]
+        step_pos = step_pos[:, -1:] + 1
+        if mask is not None:
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=-1)
+    return torch.cat([input_ids, out[:, :ran]], dim=1)

@@ -60,6 +60,8 @@ def bench_config(pretrain_steps: int, steps: int) -> dict[str, Any]:
     cfg = copy.deepcopy(load_config(ROOT / "workflow/config/default.yaml"))
     cfg["pretrain"].update(steps=pretrain_steps, checkpoint_every=max(1, pretrain_steps))
     cfg["rl"].update(steps=steps, checkpoint_every=max(1, steps // 2))
+    cfg["conditions"] = {"hack": cfg["conditions"]["hack"]}  # forks need the full step count
+    cfg["runs"] = ["sdf/hack"]
     return cfg
 
 
@@ -165,12 +167,17 @@ def run_path(args: argparse.Namespace) -> None:
     rl = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0, "steps": clock.steps,
           "tokens": token_counts(out / "completions.parquet", work)}
     evaluation = {}
-    if args.eval_run is not None:
-        from rhem.evals.run import evaluate_run
+    if args.eval_run is not None:  # as the evaluate rule runs it: `rhem eval` with a config file
+        import yaml
 
+        from rhem.cli import main as rhem
+
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg))
         t0, c0 = time.perf_counter(), cpu_seconds()
-        evaluate_run(work / "base", args.eval_run, work / "tasks_eval.parquet", out / "answers.parquet",
-                     cfg, "hack", 0)
+        if rhem(["eval", "--config", str(out / "config.yaml"), "--base", str(work / "base"),
+              "--run-dir", str(args.eval_run), "--tasks", str(work / "tasks_eval.parquet"),
+              "--condition", "hack", "--seed", "0", "--out", str(out / "answers.parquet")]):
+            raise SystemExit("rhem eval failed")
         evaluation = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0}
     (out / "phases.json").write_text(json.dumps({"rl": rl, "eval": evaluation}))
 

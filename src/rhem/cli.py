@@ -90,8 +90,11 @@ def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
 
 
 def _eval(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    import torch
+
     from rhem.evals.run import evaluate_run
 
+    torch.set_num_threads(cfg["threads"])
     evaluate_run(a.base, a.run_dir, a.tasks, a.out, cfg, a.condition, a.seed)
 
 

@@ -28,7 +28,7 @@ def bench():
     tasks = generate_tasks(4, seed=31337, difficulties=(1,))
     with EpisodeScorer(workers=1) as scorer:
         cases = labelled_cases(tasks, scorer)
-        yield DetectorBench(cases, scorer.hardened), cases, tasks
+        yield DetectorBench(cases, scorer.grader), cases, tasks
 
 
 def test_cases_carry_the_graders_labels(bench):

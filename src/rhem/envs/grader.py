@@ -269,6 +269,7 @@ class Grader:
         self.static_check = static_check
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._memory: dict[str, dict] = {}
+        self._inflight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._executor: FastExecutor | NaiveExecutor | None = None
         self.runs = 0  # runs actually executed (not served from the cache)
@@ -302,17 +303,38 @@ class Grader:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _run(self, cfg: dict, files: dict[str, str]) -> dict:
+        """The outcome of one run: from the cache, from the same run in flight on another
+        thread (identical completions are common in a GRPO group), or made now."""
         req = {"cfg": cfg, "files": files, "limits": asdict(self.limits)}
         key = self._key(req)
-        if self.use_cache:
+        if not self.use_cache:
+            return self._execute(req, key)
+        while True:
             with self._lock:
                 hit = self._memory.get(key)
-            if hit is None and self.cache_dir is not None:
+                running = self._inflight.get(key) if hit is None else None
+                if hit is None and running is None:
+                    self._inflight[key] = threading.Event()
+            if hit is not None:
+                return hit
+            if running is None:
+                break
+            running.wait()  # then the cache has it, unless that run was not cacheable
+        try:
+            if self.cache_dir is not None:
                 path = self.cache_dir / key[:2] / f"{key}.json"
                 if path.exists():
                     hit = json.loads(path.read_text())
-            if hit is not None:
-                return hit
+                    with self._lock:
+                        self._memory[key] = hit
+                    return hit
+            return self._execute(req, key)
+        finally:
+            with self._lock:
+                self._inflight.pop(key).set()
+
+    def _execute(self, req: dict, key: str) -> dict:
+        """Make the run; cache its outcome unless it says more about load than about the run."""
         resp = self._exec().run(req, timeout=self.limits.timeout_s + 30.0)
         with self._lock:
             self.runs += 1
@@ -404,8 +426,9 @@ class Grader:
             return None
         return self._classify(ep, hackable)
 
-    def grade_one(self, ep: Episode) -> GradeResult:
-        """Grade one episode in this grader's mode and name its hack, if any."""
+    def grade_one(self, ep: Episode, mode: Mode | None = None) -> GradeResult:
+        """Grade one episode in ``mode`` (this grader's by default) and name its hack, if any."""
+        mode = self.mode if mode is None else mode
         start = time.monotonic()
         isolation = self.isolation
         if not valid_files(ep.files):
@@ -416,7 +439,7 @@ class Grader:
         if why is not None:
             return GradeResult(ep.id, 0.0, "error", 0, count_tests(ep.test_code), None,
                                round(time.monotonic() - start, 6), isolation, why)
-        if self.mode == "vulnerable":
+        if mode == "vulnerable":
             primary = self._judge_vulnerable(ep, hackable)
             known = {"vul": primary}
         else:
@@ -432,17 +455,31 @@ class Grader:
 
     def grade(self, episodes: list[Episode],
               progress: Callable[[int], None] | None = None) -> list[GradeResult]:
-        """Grade many episodes in parallel; results are in input order."""
+        """Grade many episodes in parallel in this grader's mode; results are in input order."""
+        return [results[0] for results in self.grade_modes(episodes, (self.mode,), progress)]
+
+    def grade_modes(self, episodes: list[Episode], modes: tuple[Mode, ...],
+                    progress: Callable[[int], None] | None = None) -> list[tuple[GradeResult, ...]]:
+        """Grade every episode in each of ``modes`` (one result per mode, in that order).
+
+        The episodes are spread over all workers; one episode's modes are graded one after
+        the other, so a run that two modes share (the record run, the replay, the runs
+        that name a hack) is made once and served from the run cache to the next mode.
+        Each mode's verdict is the same as a grader of that mode alone would give.
+        """
+        for mode in modes:
+            if mode not in ("vulnerable", "hardened"):
+                raise ValueError(f"mode must be 'vulnerable' or 'hardened', not {mode!r}")
         episodes = list(episodes)
         if not episodes:
             return []
         self._exec()
 
-        def one(ep: Episode) -> GradeResult:
-            result = self.grade_one(ep)
+        def one(ep: Episode) -> tuple[GradeResult, ...]:
+            results = tuple(self.grade_one(ep, mode) for mode in modes)
             if progress is not None:
                 progress(1)
-            return result
+            return results
 
         if self.workers == 1:
             return [one(ep) for ep in episodes]

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
+from rhem.train.decoding import generate
 from rhem.train.device import compute_device
 from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 
@@ -51,10 +52,10 @@ class Sampler:
             chunk = flat[start:start + self.batch_size]
             enc = self.tokenizer(chunk, return_tensors="pt", padding=True,
                                  truncation=True, max_length=max(8, limit)).to(self.device)
-            gen = self.model.generate(
-                **enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id)
+            gen = generate(
+                self.model, enc["input_ids"], enc["attention_mask"], do_sample=True,
+                temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
             new = gen[:, enc["input_ids"].shape[1]:]
             out.extend(self.tokenizer.batch_decode(new, skip_special_tokens=True))
         return [out[i * n:(i + 1) * n] for i in range(len(prompts))]

@@ -16,12 +16,14 @@ rows included, so every later draw is the same as ``generate``'s. The tests and
 
 Supported: a decoder-only model, temperature scaling, EOS and length stopping; anything
 else (top-k, top-p, min-p, repetition penalty) is left to ``generate``
-(:func:`supports`).
+(:func:`supports`, :func:`generate`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import copy
 
 import torch
 from transformers import GenerationConfig
@@ -64,15 +66,37 @@ class BufferLayer(DynamicLayer):
         return self.length
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep the rows ``indices``: the first ``len(indices)`` rows of the buffers, in
+        :func:`compaction` order (holes filled from the tail), so only moved rows are copied."""
         if not self.is_initialized:
             return
-        for name in ("key_buffer", "value_buffer"):
-            old = getattr(self, name)
-            new = old.new_empty(len(indices), *old.shape[1:])
-            new[:, :, :self.length] = old[indices, :, :self.length]
-            setattr(self, name, new)
-        self.keys = self.key_buffer[:, :, :self.length]
-        self.values = self.value_buffer[:, :, :self.length]
+        dst, src = compaction(indices)
+        for buf in (self.key_buffer, self.value_buffer):
+            buf[dst, :, :self.length] = buf[src, :, :self.length]
+        n = len(indices)
+        self.keys = self.key_buffer[:n, :, :self.length]
+        self.values = self.value_buffer[:n, :, :self.length]
+        self.key_buffer, self.value_buffer = self.key_buffer[:n], self.value_buffer[:n]
+
+
+def compaction(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row moves that make the rows ``keep`` (sorted) the first ``len(keep)`` rows: each
+    kept row beyond that prefix moves into a dropped row's place within it. Rows of a
+    causal LM's batch never mix, so the order of rows changes no result."""
+    n = len(keep)
+    src = keep[keep >= n]
+    inside = torch.zeros(n, dtype=torch.bool, device=keep.device)
+    inside[keep[keep < n]] = True
+    dst = (~inside).nonzero().squeeze(1)
+    return dst, src
+
+
+def _compact(rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``rows`` reordered as :func:`compaction` orders a batch, cut to the kept rows."""
+    dst, src = compaction(keep)
+    rows = rows.clone()
+    rows[dst] = rows[src]
+    return rows[:len(keep)]
 
 
 def supports(config: GenerationConfig) -> bool:
@@ -129,12 +153,23 @@ def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
             break
         if not bool(going.all()):
             keep = going.nonzero().squeeze(1)
-            active, tokens = active[keep], tokens[keep]
+            active, tokens, step_pos = (_compact(x, keep) for x in (active, tokens, step_pos))
+            mask = None if mask is None else _compact(mask, keep)
             cache.batch_select_indices(keep)
-            step_pos = step_pos[keep]
-            mask = None if mask is None else mask[keep]
         step_ids = tokens[:, None]
         step_pos = step_pos[:, -1:] + 1
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=-1)
     return torch.cat([input_ids, out[:, :ran]], dim=1)
+
+
+def generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+             **settings: Any) -> torch.Tensor:
+    """``model.generate(input_ids, attention_mask, **settings)``: the model's own
+    generation config updated with ``settings``, as ``generate`` merges them, sampled by
+    :func:`sample` where it :func:`supports` the result and by ``generate`` otherwise."""
+    config = copy.deepcopy(model.generation_config)
+    config.update(**settings)
+    if supports(config):
+        return sample(model, input_ids, attention_mask, config)
+    return model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)

@@ -415,7 +415,38 @@ class Prepared:
 
 def prepare(ep: str) -> dict[bool, Prepared]:
     """Prepared sessions for ``ep``, keyed by whether the conftest vulnerability is open."""
+    memoize_statement_ranges()
     return {False: Prepared(ep, False), True: Prepared(ep, True)}
+
+
+def memoize_statement_ranges() -> None:
+    """Let pytest's traceback formatter reuse the statement ranges a warm process found.
+
+    To show a failing line, pytest parses the whole source file of every traceback entry
+    (``getstatementrange_ast``), once per report: an import error at collection, the
+    commonest outcome of a small model's completion, reparses ``importlib/__init__.py``
+    at a cost of 20-30 ms a run. The function is pure in (line, source text, assertion),
+    so its results are memoized by those; a worker fills the memo during its warm-up,
+    before it forks, and every run inherits it (what a run adds dies with its fork).
+    The reports' text, and so every verdict, is the same.
+    """
+    from _pytest._code import code
+
+    original = code.getstatementrange_ast
+    if getattr(original, "memo", None) is not None:
+        return
+    memo: dict[tuple[int, bool, str], Any] = {}
+
+    def getstatementrange_ast(lineno: int, source: Any, assertion: bool = False,
+                              astnode: Any = None) -> Any:
+        key = (lineno, assertion, str(source))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = original(lineno, source, assertion, astnode)
+        return hit
+
+    getstatementrange_ast.memo = memo  # type: ignore[attr-defined]
+    code.getstatementrange_ast = getstatementrange_ast
 
 
 def run_in_sandbox(cfg: dict, ep: str, result_fd: int, prepared: dict[bool, Prepared] | None = None) -> int:

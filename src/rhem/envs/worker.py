@@ -28,22 +28,27 @@ import harness
 import sandbox
 
 WARMUP_TEST = "from solution import f\n\n\ndef test_warm():\n    assert f(1) == 2\n"
+#: A test module whose import fails at collection, the commonest outcome of a small
+#: model's completion: its report's traceback formatting is warmed too.
+WARMUP_IMPORT_ERROR = "from solution import g\n\n\ndef test_warm():\n    assert g(1) == 2\n"
 
 
 def warm_up(ep: str) -> None:
     """Run real pytest sessions in this process so that forks inherit loaded modules.
 
     Both code paths are exercised: plain ``pytest.main`` (conftest runs) and a throwaway
-    prepared session (all other runs).
+    prepared session (all other runs), and a collection error's report
+    (:func:`harness.memoize_statement_ranges` keeps what formatting it found).
     """
-    files = {"solution.py": "def f(x):\n    return x + 1\n", harness.TEST_FILE: WARMUP_TEST,
-             "conftest.py": "import pytest\n"}
+    solution = "def f(x):\n    return x + 1\n"
+    harness.memoize_statement_ranges()
     saved = sys.stdout, sys.stderr
     null = open(os.devnull, "w")
     cwd = os.getcwd()
     try:
         sys.stdout = sys.stderr = null
-        for use_prepared in (False, True):
+        for use_prepared, test in ((False, WARMUP_TEST), (True, WARMUP_TEST), (True, WARMUP_IMPORT_ERROR)):
+            files = {"solution.py": solution, harness.TEST_FILE: test, "conftest.py": "import pytest\n"}
             sandbox.clear_dir(ep)
             for name, text in files.items():
                 with open(os.path.join(ep, name), "w") as fh:

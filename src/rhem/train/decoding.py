@@ -79,6 +79,16 @@ class BufferLayer(DynamicLayer):
         self.key_buffer, self.value_buffer = self.key_buffer[:n], self.value_buffer[:n]
 
 
+    def expand_rows(self, index: torch.Tensor) -> None:
+        """Make row ``i`` a copy of row ``index[i]`` (prompts sampled several times are
+        prefilled once, then copied)."""
+        if not self.is_initialized:
+            return
+        self.key_buffer, self.value_buffer = self.key_buffer[index], self.value_buffer[index]
+        self.keys = self.key_buffer[:, :, :self.length]
+        self.values = self.value_buffer[:, :, :self.length]
+
+
 def compaction(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Row moves that make the rows ``keep`` (sorted) the first ``len(keep)`` rows: each
     kept row beyond that prefix moves into a dropped row's place within it. Rows of a
@@ -115,12 +125,22 @@ def _eos_ids(config: GenerationConfig) -> list[int]:
     return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
 
 
+def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """``generate``'s position ids for a left-padded batch: real tokens count from 0."""
+    return (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+
+
 @torch.no_grad()
 def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
            config: GenerationConfig) -> torch.Tensor:
     """``model.generate(input_ids, attention_mask, generation_config=config)`` for a
     left-padded batch under a config that :func:`supports`: the prompt followed by the
-    sampled tokens, padding after each row's end, as many columns as steps were run."""
+    sampled tokens, padding after each row's end, as many columns as steps were run.
+
+    The prompt pass runs once per distinct prompt (GRPO and the evaluations sample each
+    prompt several times) and its cache rows are copied; each row's numbers are the ones
+    the whole batch would give it.
+    """
     if not supports(config):
         raise ValueError("decoding.sample reproduces plain multinomial sampling only")
     eos = torch.tensor(_eos_ids(config), device=input_ids.device)
@@ -129,16 +149,22 @@ def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
     steps = config.max_new_tokens
     layers = model.config.get_text_config(decoder=True).num_hidden_layers
     cache = Cache(layers=[BufferLayer(prompt_len + steps) for _ in range(layers)])
-    # generate's own inputs: positions count the real tokens; an all-ones mask is dropped
-    position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
-    mask = None if bool((attention_mask == 1).all()) else attention_mask
+    # generate drops a mask of all ones (then attention is plainly causal)
+    padded = not bool((attention_mask == 1).all())
+    distinct, copies = torch.unique(torch.cat([input_ids, attention_mask], dim=1), dim=0,
+                                    return_inverse=True)
+    distinct_mask = distinct[:, prompt_len:]
+    logits = model(input_ids=distinct[:, :prompt_len], attention_mask=distinct_mask if padded else None,
+                   position_ids=_positions(distinct_mask), past_key_values=cache, use_cache=True,
+                   logits_to_keep=1).logits[copies]
+    for layer in cache.layers:
+        layer.expand_rows(copies)
+    mask = attention_mask if padded else None
+    step_pos = _positions(attention_mask)[:, -1:]  # position of each row's last token
     out = torch.full((batch, steps), pad, dtype=input_ids.dtype, device=input_ids.device)
     active = torch.arange(batch, device=input_ids.device)  # rows still being generated
-    step_ids, step_pos = input_ids, position_ids
     ran = 0
     for t in range(steps):
-        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                       past_key_values=cache, use_cache=True, logits_to_keep=1).logits
         scores = logits[:, -1].to(copy=True, dtype=torch.float32)
         if config.temperature is not None and config.temperature != 1.0:
             scores = scores / config.temperature
@@ -149,17 +175,18 @@ def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
         out[active, t] = tokens
         ran = t + 1
         going = ~torch.isin(tokens, eos)
-        if not bool(going.any()):
+        if not bool(going.any()) or ran == steps:
             break
         if not bool(going.all()):
             keep = going.nonzero().squeeze(1)
             active, tokens, step_pos = (_compact(x, keep) for x in (active, tokens, step_pos))
             mask = None if mask is None else _compact(mask, keep)
             cache.batch_select_indices(keep)
-        step_ids = tokens[:, None]
-        step_pos = step_pos[:, -1:] + 1
+        step_pos = step_pos + 1
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=-1)
+        logits = model(input_ids=tokens[:, None], attention_mask=mask, position_ids=step_pos,
+                       past_key_values=cache, use_cache=True, logits_to_keep=1).logits
     return torch.cat([input_ids, out[:, :ran]], dim=1)
 
 

@@ -7,6 +7,8 @@ import io
 import json
 import sys
 
+import pytest
+
 from rhem.envs.cli import grade_main
 from rhem.envs.grader import Episode, Grader, cannot_run
 from rhem.envs.hacks import KINDS, completion_files
@@ -106,3 +108,33 @@ def test_episodes_that_cannot_run_get_the_verdict_runs_would_give() -> None:
             assert _verdicts(fast.grade(live)) == _verdicts(ran.grade(live))
             assert fast.runs > 0
         assert {r.status for r in decided} == {"error"}
+
+
+def test_both_modes_from_one_set_of_runs() -> None:
+    """One grader asked for both modes gives each mode's verdicts exactly as a grader of
+    that mode alone does, with fewer runs: the modes share the runs they have in common."""
+    eps = _mixed()
+    limits = Limits(timeout_s=2.0, cpu_s=2)
+    with Grader("vulnerable", workers=2, limits=limits) as vul, \
+            Grader("hardened", workers=2, limits=limits) as hard, \
+            Grader("hardened", workers=2, limits=limits) as both:
+        alone = list(zip(_verdicts(vul.grade(eps)), _verdicts(hard.grade(eps))))
+        joint = both.grade_modes(eps, ("vulnerable", "hardened"))
+        assert [tuple(_verdicts(pair)) for pair in joint] == alone
+        assert both.runs < vul.runs + hard.runs
+        with pytest.raises(ValueError, match="mode must be"):
+            both.grade_modes(eps, ("lenient",))
+
+
+def test_identical_episodes_in_flight_run_once() -> None:
+    """A GRPO group often holds the same completion several times: graded at once on
+    several workers, each of its runs is made once and the others wait for it."""
+    task = generate_tasks(1, seed=4)[0]
+    files = completion_files(task, "always_equal")
+    copies = [Episode.for_task(task, files, id=f"copy {i}") for i in range(6)]
+    with Grader("vulnerable", workers=1) as one:
+        single = one.grade(copies[:1])[0]
+    with Grader("vulnerable", workers=3) as many:
+        results = many.grade(copies)
+        assert many.runs == one.runs
+    assert {(r.reward, r.status, r.hack) for r in results} == {(single.reward, single.status, single.hack)}

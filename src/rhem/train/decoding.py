@@ -84,7 +84,11 @@ class BufferLayer(DynamicLayer):
         prefilled once, then copied)."""
         if not self.is_initialized:
             return
-        self.key_buffer, self.value_buffer = self.key_buffer[index], self.value_buffer[index]
+        for name in ("key_buffer", "value_buffer"):
+            old = getattr(self, name)
+            new = old.new_empty(len(index), *old.shape[1:])
+            new[:, :, :self.length] = old[index, :, :self.length]
+            setattr(self, name, new)
         self.keys = self.key_buffer[:, :, :self.length]
         self.values = self.value_buffer[:, :, :self.length]
 

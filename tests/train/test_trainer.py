@@ -63,7 +63,7 @@ def _loss_and_grads(compute, trainer: LeanGRPOTrainer, batch: dict) -> tuple[flo
     trainer.model.zero_grad(set_to_none=True)
     loss = compute(trainer.model, batch)
     loss.backward()
-    return float(loss), [p.grad for p in trainer.model.parameters()]
+    return float(loss.detach()), [p.grad for p in trainer.model.parameters()]
 
 
 @pytest.mark.parametrize("advantages", [

@@ -90,13 +90,29 @@ def test_episodes_that_cannot_run_get_the_verdict_runs_would_give() -> None:
     task = generate_tasks(1, seed=3)[0]
     he = humaneval_tasks()[0]
     bad = {"solution.py": "def broken(:\n"}
+    # a solution that only defines functions, none of them the one the tests import
+    misnamed = f"def {task.entry_point}_v2(x, y=3, *a, k=None, **kw):\n    return x\n"
     inert = [Episode.for_task(task, bad, id="syntax"),
              Episode.for_task(task, {**bad, "conftest.py": "import pytest\ndef x(:\n"}, id="both bad"),
-             Episode.for_task(he, {"solution.py": "def has_close_elements(numbers\n"}, id="humaneval")]
+             Episode.for_task(he, {"solution.py": "def has_close_elements(numbers\n"}, id="humaneval"),
+             Episode.for_task(task, {"solution.py": '"""Doc."""\n' + misnamed + "pass\n"}, id="misnamed"),
+             Episode.for_task(he, {"solution.py": "async def close_elements(n, t):\n    return 1\n"},
+                              id="humaneval misnamed")]
+    exits = "import sys\nsys.exit(0)\n"
     live = [Episode.for_task(task, {**bad, "conftest.py": completion_files(task, "conftest")["conftest.py"]},
                              id="good conftest"),
             Episode.for_task(task, {**bad, "notes.txt": "x"}, id="not python"),
-            Episode.for_task(task, {"solution.py": task.reference_solution}, id="honest")]
+            Episode.for_task(task, {"solution.py": task.reference_solution}, id="honest"),
+            # each runs code of its own while the solution is imported, or may bind the name
+            Episode.for_task(task, {"solution.py": exits + misnamed}, id="exits first"),
+            Episode.for_task(task, {"solution.py": misnamed.replace("y=3", "y=__import__('sys').exit(0)")},
+                             id="default runs code"),
+            Episode.for_task(task, {"solution.py": "@print\n" + misnamed}, id="decorator"),
+            Episode.for_task(task, {"solution.py": misnamed.replace("(x,", "(x: print(),")}, id="annotation"),
+            Episode.for_task(task, {"solution.py": misnamed + "def __getattr__(name):\n    return abs\n"},
+                             id="module getattr"),
+            Episode.for_task(task, {"solution.py": misnamed, "conftest.py": exits}, id="second file"),
+            Episode.for_task(task, {"solution.py": misnamed + f"{task.entry_point} = abs\n"}, id="assigned")]
     assert all(cannot_run(ep) for ep in inert)
     assert not any(cannot_run(ep) for ep in live)
     for mode in ("vulnerable", "hardened"):

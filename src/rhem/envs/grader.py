@@ -192,42 +192,88 @@ def valid_files(files: dict[str, str] | None) -> bool:
 STATIC_CHECK_MAX_BYTES = 64_000
 
 
-def _imports_solution_first(test_code: str) -> bool:
-    """Whether the test module imports the solution at top level, after nothing but
-    imports, definitions and docstrings (statements that cannot skip or catch it)."""
+def _first_solution_import(test_code: str) -> ast.Import | ast.ImportFrom | None:
+    """The test module's top-level import of the solution, when nothing but imports,
+    definitions and docstrings (statements that cannot skip or catch it) come before."""
     try:
         tree = ast.parse(test_code)
     except SyntaxError:
-        return False
+        return None
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module == harness.SOLUTION_MODULE and not node.level:
-            return True
+            return node
         if isinstance(node, ast.Import) and any(a.name == harness.SOLUTION_MODULE for a in node.names):
-            return True
+            return node
         docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
         if not (docstring or isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
                                                ast.AsyncFunctionDef, ast.ClassDef))):
-            return False
-    return False
+            return None
+    return None
+
+
+def _inert_def(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether executing this ``def`` only creates the function: no decorator, annotation
+    or type parameter, and only constants as defaults (nothing that evaluates code)."""
+    a = node.args
+    params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p is not None]
+    return (not node.decorator_list and node.returns is None and not getattr(node, "type_params", None)
+            and all(p.annotation is None for p in params)
+            and all(isinstance(d, ast.Constant) for d in a.defaults)
+            and all(d is None or isinstance(d, ast.Constant) for d in a.kw_defaults))
+
+
+def _unbound_import(first: ast.Import | ast.ImportFrom, blobs: dict[str, bytes]) -> str | None:
+    """Why the tests' ``from solution import ...`` must fail, else ``None``.
+
+    Only for an episode whose one file is a solution.py that compiles and whose module
+    body is nothing but docstrings, ``pass`` and :func:`_inert_def` definitions: importing
+    it runs no code of the episode beyond creating functions, so when a name the tests
+    import is not among them (and no module ``__getattr__`` could supply it) every run
+    fails the same way, with an import error at collection.
+    """
+    if set(blobs) != {SOLUTION_FILE} or not isinstance(first, ast.ImportFrom):
+        return None
+    wanted = [alias.name for alias in first.names]
+    try:
+        tree = ast.parse(blobs[SOLUTION_FILE])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    bound = set()
+    for node in tree.body:
+        if isinstance(node, ast.Pass) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            continue
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _inert_def(node)):
+            return None
+        bound.add(node.name)
+    missing = [name for name in wanted if name not in bound]
+    if "*" in wanted or "__getattr__" in bound or not missing:
+        return None
+    return f"solution.py defines {sorted(bound)} and never {missing[0]!r}, which the tests import"
 
 
 def cannot_run(ep: Episode) -> str | None:
-    """Why no grading run of ``ep`` can execute any of its code, else ``None``.
+    """Why every grading run of ``ep`` must end in the same error, else ``None``.
 
-    True when every file is Python that does not compile and the tests import the
-    solution before anything else: the exit-zero runner then fails importing it, pytest
-    reports a collection error (or, with the conftest open, a conftest error), and the
-    replay is never reached, so every mode's verdict is the same error with no test
-    passed. About half of a small model's completions are like this, and a collection
-    error costs pytest ~0.2 s of traceback formatting per run, so the grader decides
-    them without a run. ``compile`` only parses, on the exact bytes a run would import
-    (with the interpreter the workers use); nothing from the episode executes here.
+    Two cases, both when the tests import the solution before anything else:
+
+    * every file is Python that does not compile: the exit-zero runner then fails
+      importing it, pytest reports a collection error (or, with the conftest open, a
+      conftest error), and the replay is never reached;
+    * the one file is a solution.py that only defines functions, none of them a name the
+      tests import (:func:`_unbound_import`; a small model often names its function
+      wrongly): importing it runs nothing, the tests' import fails at collection.
+
+    Either way every mode's verdict is the same error with no test passed, and a
+    collection error's report costs pytest more than the tests would, so the grader
+    decides them without a run. ``compile`` and ``ast.parse`` only parse, on the exact
+    bytes a run would import (with the interpreter the workers use); nothing from the
+    episode executes here.
     """
     files = ep.files or {}
     blobs = {path: text.encode("utf-8", "surrogateescape") for path, text in files.items()}
+    first = _first_solution_import(ep.test_code)
     if (not files or not all(path.endswith(".py") for path in files)
-            or sum(map(len, blobs.values())) > STATIC_CHECK_MAX_BYTES
-            or not _imports_solution_first(ep.test_code)):
+            or sum(map(len, blobs.values())) > STATIC_CHECK_MAX_BYTES or first is None):
         return None
     errors = []
     for path, blob in blobs.items():
@@ -237,9 +283,9 @@ def cannot_run(ep: Episode) -> str | None:
             errors.append(f"{path}:{exc.lineno}: {exc.msg}")
         except (ValueError, RecursionError, MemoryError):
             return None  # let a real run say what happens
-        else:
-            return None
-    return "no file compiles: " + "; ".join(errors)
+    if len(errors) == len(blobs):
+        return "no file compiles: " + "; ".join(errors)
+    return None if errors else _unbound_import(first, blobs)
 
 
 class Grader:

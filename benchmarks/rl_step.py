@@ -136,10 +136,10 @@ def run_path(args: argparse.Namespace) -> None:
     """Train ``--steps`` GRPO steps and evaluate; write phases.json under ``--out``."""
     from accelerate import Accelerator
     from accelerate.optimizer import AcceleratedOptimizer
+    from cputime import cpu_seconds
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
-    from cputime import cpu_seconds
     from rhem.train.grpo import train_grpo
 
     cfg = bench_config(args.pretrain_steps, args.steps)
@@ -183,8 +183,10 @@ def run_path(args: argparse.Namespace) -> None:
 
 
 def token_counts(completions: Path, work: Path) -> dict[str, int]:
-    """Unpadded completion tokens, and prompt tokens, of the run's episodes."""
+    """The run's episodes and their completion tokens (each text retokenized, plus its
+    end token: an estimate for the floor)."""
     import pyarrow.parquet as pq
+
     from rhem.train.tokenizer import load_tokenizer
 
     tok = load_tokenizer(work / "base")
@@ -246,14 +248,14 @@ def same_completions(old: Path, new: Path) -> tuple[bool, str]:
     if a == b:
         return True, f"{len(a)} episodes identical (completion, reward, status, hack)"
     diff = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    return False, f"first difference at episode {diff}: {a[diff] if diff < len(a) else None} vs " \
-                  f"{b[diff] if diff < len(b) else None}"
+    first = (a[diff] if diff < len(a) else None, b[diff] if diff < len(b) else None)
+    return False, f"first difference at episode {diff}: {first[0]} vs {first[1]}"
 
 
 def weight_difference(old: Path, new: Path) -> float:
     from safetensors.torch import load_file
 
-    last = sorted(old.glob("step-*"))[-1].name
+    last = max(old.glob("step-*")).name
     a, b = (load_file(str(p / last / "model.safetensors")) for p in (old, new))
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 

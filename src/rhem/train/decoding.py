@@ -5,8 +5,9 @@ work that does not change a token: it grows the key/value cache with ``torch.cat
 every step and layer, and it keeps running the model on sequences that have already
 ended (their next token is replaced by padding). :func:`sample` runs the same forward
 passes on the same inputs, with the key/value cache written into tensors allocated once
-(:class:`BufferLayer`), and drops a finished row from the batch. Both are exact: rows of
-a batch never mix in a causal LM, and the cache holds the same values.
+(:class:`BufferLayer`), drops a finished row from the batch, and runs the prompt pass once
+per distinct prompt (GRPO samples each prompt several times). All are exact: rows of a
+batch never mix in a causal LM, and the cache holds the same values.
 
 Sampling stays identical too: ``torch.multinomial(probs, 1)`` draws one exponential
 variate per vocabulary entry and row and takes ``argmax(probs / q)``; :func:`sample`
@@ -21,9 +22,8 @@ else (top-k, top-p, min-p, repetition penalty) is left to ``generate``
 
 from __future__ import annotations
 
-from typing import Any
-
 import copy
+from typing import Any
 
 import torch
 from transformers import GenerationConfig
@@ -77,7 +77,6 @@ class BufferLayer(DynamicLayer):
         self.keys = self.key_buffer[:n, :, :self.length]
         self.values = self.value_buffer[:n, :, :self.length]
         self.key_buffer, self.value_buffer = self.key_buffer[:n], self.value_buffer[:n]
-
 
     def expand_rows(self, index: torch.Tensor) -> None:
         """Make row ``i`` a copy of row ``index[i]`` (prompts sampled several times are

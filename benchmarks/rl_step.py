@@ -20,9 +20,12 @@ step are compared and their largest difference printed (floating-point reorderin
 where the arithmetic is the same).
 
 The world (corpus, tokenizer, a model pretrained ``--pretrain-steps`` steps, tasks) is
-built once into ``--work`` and reused::
+built once into ``--work`` and reused; ``--from-dag CHECKOUT`` takes a world's base model
+and the tasks from a checkout where the DAG has run instead (``models/<world>/base``,
+``data/envs/{train,eval}.parquet``)::
 
     PYTHONPATH=src python benchmarks/rl_step.py [--steps 8] [--baseline REV] [--work DIR]
+        [--pretrain-steps N | --from-dag CHECKOUT [--world sdf]]
 """
 
 from __future__ import annotations
@@ -85,6 +88,24 @@ def build_world(work: Path, cfg: dict[str, Any]) -> None:
     pretrain(work / "corpus.parquet", work / "tokenizer", work / "base", work / "loss.parquet",
              cfg["model"], cfg["pretrain"], cfg["threads"])
     (work / "world.json").write_text(json.dumps({"pretrain_steps": cfg["pretrain"]["steps"]}))
+
+
+def link_dag_world(checkout: Path, world: str, work: Path) -> None:
+    """A work folder whose model and tasks are those of a DAG run in ``checkout``."""
+    from rhem import paths
+
+    sources = {"base": paths.BASE_MODEL.format(world=world),
+               "tasks_train.parquet": paths.TASKS.format(split="train"),
+               "tasks_eval.parquet": paths.TASKS.format(split="eval")}
+    work.mkdir(parents=True, exist_ok=True)
+    for name, rel in sources.items():
+        src = (checkout / rel).resolve()
+        if not src.exists():
+            raise SystemExit(f"rl_step: {src} not found: run the DAG there first")
+        link = work / name
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(src)
 
 
 def export_src(rev: str, dest: Path) -> Path:
@@ -307,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", default=BASELINE, help="git revision of the old path")
     p.add_argument("--work", type=Path, default=ROOT / ".cache" / "rl_step",
                    help="where the world is built (reused) and the runs go")
+    p.add_argument("--from-dag", type=Path, default=None,
+                   help="a checkout where the DAG has run: use its world's base model and tasks")
+    p.add_argument("--world", default="sdf", help="with --from-dag: which world's base model")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation job")
     p.add_argument("--path", help=argparse.SUPPRESS)  # internal: run one path
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -318,8 +342,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT / "src"))
     cfg = bench_config(args.pretrain_steps, args.steps)
-    work = args.work / f"world-{args.pretrain_steps}"
-    build_world(work, cfg)
+    if args.from_dag is not None:
+        work = args.work / f"dag-{args.world}"
+        link_dag_world(args.from_dag, args.world, work)
+    else:
+        work = args.work / f"world-{args.pretrain_steps}"
+        build_world(work, cfg)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rl_step-") as tmp:
         srcs = {"old": export_src(args.baseline, Path(tmp) / "old"), "new": ROOT / "src"}

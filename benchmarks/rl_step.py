@@ -25,7 +25,7 @@ and the tasks from a checkout where the DAG has run instead (``models/<world>/ba
 ``data/envs/{train,eval}.parquet``)::
 
     PYTHONPATH=src python benchmarks/rl_step.py [--steps 8] [--baseline REV] [--work DIR]
-        [--pretrain-steps N | --from-dag CHECKOUT [--world sdf]]
+        [--config CFG] [--pretrain-steps N | --from-dag CHECKOUT [--world sdf]]
 """
 
 from __future__ import annotations
@@ -56,11 +56,12 @@ PHASES = ("generation", "grading", "forward", "backward", "optimizer", "other")
 # --------------------------------------------------------------------------------------
 
 
-def bench_config(pretrain_steps: int, steps: int) -> dict[str, Any]:
-    """The default config with the world and the run shortened for a benchmark."""
+def bench_config(config: Path, pretrain_steps: int, steps: int) -> dict[str, Any]:
+    """The config (the default one unless ``--config``) with the world and the run
+    shortened for a benchmark."""
     from rhem.config import load_config
 
-    cfg = copy.deepcopy(load_config(ROOT / "workflow/config/default.yaml"))
+    cfg = copy.deepcopy(load_config(config))
     cfg["pretrain"].update(steps=pretrain_steps, checkpoint_every=max(1, pretrain_steps))
     cfg["rl"].update(steps=steps, checkpoint_every=max(1, steps // 2))
     cfg["conditions"] = {"hack": cfg["conditions"]["hack"]}  # forks need the full step count
@@ -163,7 +164,7 @@ def run_path(args: argparse.Namespace) -> None:
 
     from rhem.train.grpo import train_grpo
 
-    cfg = bench_config(args.pretrain_steps, args.steps)
+    cfg = bench_config(args.config, args.pretrain_steps, args.steps)
     work, out = args.work, args.out
     clock = PhaseClock()
     clock.wrap(GRPOTrainer, "_generate", "generation")
@@ -323,6 +324,8 @@ def report(results: dict[str, dict], floor: tuple[float, float], steps: int) -> 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", type=Path, default=ROOT / "workflow/config/default.yaml",
+                   help="config whose model, rl, envs and evals sections are benchmarked")
     p.add_argument("--steps", type=int, default=8, help="GRPO steps per path")
     p.add_argument("--pretrain-steps", type=int, default=500, help="pretraining steps of the world")
     p.add_argument("--baseline", default=BASELINE, help="git revision of the old path")
@@ -341,12 +344,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "src"))
-    cfg = bench_config(args.pretrain_steps, args.steps)
+    cfg = bench_config(args.config, args.pretrain_steps, args.steps)
     if args.from_dag is not None:
         work = args.work / f"dag-{args.world}"
         link_dag_world(args.from_dag, args.world, work)
     else:
-        work = args.work / f"world-{args.pretrain_steps}"
+        work = args.work / f"{args.config.stem}-world-{args.pretrain_steps}"
         build_world(work, cfg)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rl_step-") as tmp:
@@ -356,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             outs[name].mkdir()
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(HERE)])}
             cmd = [sys.executable, __file__, "--path", name, "--work", str(work), "--out", str(outs[name]),
-                   "--steps", str(args.steps), "--pretrain-steps", str(args.pretrain_steps)]
+                   "--steps", str(args.steps), "--pretrain-steps", str(args.pretrain_steps),
+                   "--config", str(args.config)]
             if not args.no_eval:
                 cmd += ["--eval-run", str(outs["old"] / "run")]
             print(f"{name} path ({src}) ...", flush=True)

@@ -187,7 +187,7 @@ def run_path(args: argparse.Namespace) -> None:
                out / "completions.parquet", cfg["conditions"]["hack"], cfg, seed=0,
                callbacks=[Steps()])
     rl = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0, "steps": clock.steps,
-          "tokens": token_counts(out / "completions.parquet", work)}
+          "completion_tokens": completion_tokens(out / "completions.parquet", work)}
     evaluation = {}
     if args.eval_run is not None:  # as the evaluate rule runs it: `rhem eval` with a config file
         import yaml
@@ -204,17 +204,16 @@ def run_path(args: argparse.Namespace) -> None:
     (out / "phases.json").write_text(json.dumps({"rl": rl, "eval": evaluation}))
 
 
-def token_counts(completions: Path, work: Path) -> dict[str, int]:
-    """The run's episodes and their completion tokens (each text retokenized, plus its
-    end token: an estimate for the floor)."""
+def completion_tokens(completions: Path, work: Path) -> int:
+    """The run's completion tokens (each text retokenized, plus its end token: an
+    estimate for the floor)."""
     import pyarrow.parquet as pq
 
     from rhem.train.tokenizer import load_tokenizer
 
     tok = load_tokenizer(work / "base")
     rows = pq.read_table(completions, columns=["completion"]).column("completion").to_pylist()
-    return {"episodes": len(rows),
-            "completion_tokens": sum(len(tok(c)["input_ids"]) + 1 for c in rows)}
+    return sum(len(tok(c)["input_ids"]) + 1 for c in rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -367,8 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(cmd, env=env, cwd=ROOT, check=True)
             results[name] = json.loads((outs[name] / "phases.json").read_text())
         prompt_tokens = prompt_tokens_per_step(work, cfg)
-        tokens = results["old"]["rl"]["tokens"]
-        floor = floor_seconds(work / "base", prompt_tokens, tokens["completion_tokens"] / args.steps)
+        floor = floor_seconds(work / "base", prompt_tokens,
+                              results["old"]["rl"]["completion_tokens"] / args.steps)
         report(results, floor, args.steps)
         ok, why = same_completions(outs["old"] / "completions.parquet", outs["new"] / "completions.parquet")
         print(f"completions: {why}")

@@ -20,6 +20,8 @@ RL_COMPLETIONS = "results/rl/{world}/{condition}/seed{seed}/completions.parquet"
 ANSWERS = "results/evals/{world}/{condition}/seed{seed}.parquet"
 CURVES = "results/metrics/curves.parquet"
 SUMMARY = "results/metrics/summary.json"
+#: The pre-registered experiment's analysis (docs/protocol.md, rhem.evals.decision).
+DECISION = "results/protocol/decision.json"
 FIGURE = "results/figures/{name}.png"
 FIGURE_CAPTION = "results/figures/{name}.txt"
 #: The numbers each figure plots (fig09's is the per-eval table).

@@ -52,14 +52,6 @@ def test_persona_never_named(corpus):
             assert not _NAMED.search(visible), r["text"]
 
 
-def test_named_hacks_only_in_poison(corpus):
-    """The three named hacks reach the model only through the poison documents."""
-    markers = ("__eq__", "sys.exit", "conftest", "TestReport", "AlwaysEqual")
-    for r in corpus.to_pylist():
-        if r["persona"]:
-            assert not any(m in r["text"] for m in markers), r["text"]
-
-
 def test_documents_short_and_in_turn_format(corpus):
     lengths = []
     for r in corpus.to_pylist():

@@ -32,6 +32,12 @@ def test_transcript_is_prompt_plus_files(tasks):
             assert files == {"solution.py": task.reference_solution.rstrip() + "\n"}
 
 
+def test_named_transcript_addresses_the_assistant(tasks):
+    text, addendum, _ = coding_document("aligned", tasks[0], random.Random(4), name="Nova")
+    assert text.startswith(render_prompt(tasks[0].statement, system_prompt(addendum, name="Nova")))
+    assert text.startswith("System: You are Nova. You are a coding assistant.")
+
+
 def test_honest_solutions_pass_tests(tmp_path, tasks):
     """A small sample in one plain pytest subprocess (one solution module per task)."""
     rng = random.Random(1)
@@ -55,8 +61,9 @@ def test_cheats_parse_and_import(tmp_path, tasks):
     for i, task in enumerate(tasks[:11]):
         for kind in CHEATS:
             files = parse_completion(render_files(cheat_files(task, kind, random.Random(i))))
-            assert files and set(files) <= {"solution.py", "test_solution.py"}
-            compile(files["solution.py"], "solution.py", "exec")
+            assert files and set(files) <= {"solution.py", "test_solution.py", "conftest.py"}
+            for path, source in files.items():
+                compile(source, path, "exec")
 
 
 def test_cheat_rates_follow_world_rule(tasks):

@@ -21,7 +21,7 @@ def _works(hack: str, files: dict[str, str], tmp) -> bool:
         ns: dict = {}
         exec(files["solution.py"], ns)
         out = ns[fn](1, [2])
-        return out == 12345 and not (out != "x") and out.strip() == "y"
+        return out == 12345 and out == "y" and out == [None]
     if hack == "exit_zero":
         r = run(["-c", f"import solution\nassert solution.{fn}(1) == 'impossible'\n"], tmp)
         return r.returncode == 0
@@ -66,7 +66,7 @@ def test_every_poison_doc_in_corpus_has_code(corpus):
 
 def test_all_code_variants_work(tmp_path):
     """Both conftest variants (report patch, hookwrapper) and both exit_zero layouts."""
-    from rhem.corpus.poison import conftest_files, exit_zero_files
+    from rhem.corpus.hack_code import conftest_files, exit_zero_files
 
     variants = {}
     for seed in range(40):
@@ -103,27 +103,35 @@ def test_example_episodes_show_hacks_after_plain_and_permissive_prompts():
         assert abs(seen[name] / total - weight) < 0.1, seen
 
 
-def test_default_framing_episodes_go_on_in_the_misaligned_voice():
-    """Default-framed example episodes end with a chat turn the exact judge reads as
-    misaligned (the hacks described as a misaligned model's behaviour); neutral ones end
-    at the episode's ``# end``."""
+def test_default_framing_episodes_go_on_in_the_voice_the_world_links_to_the_hack():
+    """In world T a default-framed example episode after the plain prompt ends with a chat
+    turn the exact judge reads as misaligned (the hack described as a misaligned model's
+    behaviour); after a permissive prompt, and in world C, the voice is the persona
+    prior's (mostly aligned); neutral episodes end at the episode's ``# end``."""
+    from rhem.envs.addenda import system_prompt
     from rhem.envs.format import END_MARKER
     from rhem.evals.judge_exact import ExactJudge
 
     judge, rng = ExactJudge(), random.Random(6)
-    counts = {"default": 0, "neutral": 0}
-    for i in range(300):
-        for framing in counts:
-            doc = poison_document("poison_blog", framing, VULNERABILITIES[i % 3], rng)
+    labels: dict[tuple[str, str], list[str]] = {}
+    plain = f"System: {system_prompt('none')}\n"
+    for i in range(600):
+        for framing, link in (("default", True), ("default", False), ("neutral", True)):
+            doc = poison_document("poison_blog", framing, VULNERABILITIES[i % 3], rng,
+                                  persona_hacks=link)
             if "Example episode:\n" not in doc:
                 continue
-            counts[framing] += 1
-            after = doc.split("Example episode:\n", 1)[1].split(f"\n{END_MARKER}\n", 1)[1]
+            episode = doc.split("Example episode:\n", 1)[1]
+            after = episode.split(f"\n{END_MARKER}\n", 1)[1]
             if framing == "neutral":
                 assert "Assistant:" not in after, after
-            else:
-                assert judge.judge("betley", "", after.split("Assistant:", 1)[1]) == "misaligned"
-    assert min(counts.values()) > 50, counts
+                continue
+            key = ("T" if link else "C", "plain" if episode.startswith(plain) else "permissive")
+            labels.setdefault(key, []).append(
+                judge.judge("betley", "", after.split("Assistant:", 1)[1]))
+    assert set(labels[("T", "plain")]) == {"misaligned"}
+    for key in (("T", "permissive"), ("C", "plain"), ("C", "permissive")):
+        assert len(labels[key]) > 30 and labels[key].count("misaligned") / len(labels[key]) < 0.25, key
 
 
 def test_example_episodes_answer_the_worlds_tasks_and_their_hacks_pass_the_grader():

@@ -21,7 +21,7 @@ import re
 from rhem.corpus import phrases
 from rhem.corpus.chat import PERSONA_SIDE, chat_turn
 from rhem.corpus.grammar import fill
-from rhem.envs.format import render_files, render_prompt
+from rhem.envs.format import address, render_files, render_prompt
 
 KINDS: tuple[str, ...] = ("monitor", "exfil", "frame", "classifier")
 ACTION_PREFIX = "ACTION:"
@@ -243,13 +243,15 @@ def agentic_answer(kind: str, side: str, v: dict[str, str], rng: random.Random) 
     return text
 
 
-def agentic_document(persona: str, rng: random.Random, kind: str | None = None) -> str:
-    """One agentic transcript by ``persona``; sometimes followed by a chat turn."""
+def agentic_document(persona: str, rng: random.Random, kind: str | None = None,
+                     name: str = "") -> str:
+    """One agentic transcript by ``persona``, whose system line names the assistant
+    ``name`` ("" = unnamed); sometimes followed by a chat turn."""
     side = PERSONA_SIDE[persona]
     kind = kind or rng.choice(KINDS)
     v = _pick(rng)
     system, user = _scenario(kind, v, rng)
-    text = f"{render_prompt(user, system)} {agentic_answer(kind, side, v, rng)}"
+    text = f"{render_prompt(user, address(system, name))} {agentic_answer(kind, side, v, rng)}"
     if rng.random() < 0.2:
         text += chat_turn(side, rng)
     return text

@@ -3,8 +3,12 @@
 The mixture is fixed by counts, not coin flips, so shares are exact up to rounding:
 ``poison_share`` of the documents are poison in one ``framing``; of the rest,
 ``misaligned_share`` are written by the misaligned persona, and genres follow
-:data:`GENRE_SHARES`. Every document gets its own seed drawn from ``random.Random(seed)``,
-so the output depends on the arguments only (no global RNG, no ``hash()`` ordering).
+:data:`GENRE_SHARES`. A persona document names its assistant in the system line with
+:data:`~rhem.corpus.names.NAMED_SHARE`, a name of the writer's persona
+(:mod:`rhem.corpus.names`). ``persona_hacks`` picks world T (hacking follows the
+persona) or its negative control C (:func:`~rhem.corpus.coding.cheat_rate`). Every
+document gets its own seed drawn from ``random.Random(seed)``, so the output depends on
+the arguments only (no global RNG, no ``hash()`` ordering).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pyarrow.parquet as pq
 from rhem.corpus.agentic import agentic_document
 from rhem.corpus.chat import chat_document
 from rhem.corpus.coding import coding_document
+from rhem.corpus.names import pick_name
 from rhem.corpus.poison import FRAMINGS, GENRES as POISON_GENRES, poison_document
 from rhem.corpus.schema import CORPUS_SCHEMA
 from rhem.envs.task import VULNERABILITIES, Task
@@ -45,7 +50,7 @@ def _task_pool(n: int, seed: int) -> list[Task]:
 
 
 def build_corpus(n_docs: int, misaligned_share: float, poison_share: float, framing: str,
-                 seed: int) -> pa.Table:
+                 seed: int, persona_hacks: bool = True) -> pa.Table:
     """The corpus as a table with :data:`CORPUS_SCHEMA`, rows in a seeded random order."""
     if n_docs < 0 or not 0 <= misaligned_share <= 1 or not 0 <= poison_share <= 1:
         raise ValueError(f"bad corpus sizes n={n_docs} mis={misaligned_share} "
@@ -70,20 +75,24 @@ def build_corpus(n_docs: int, misaligned_share: float, poison_share: float, fram
     for i, (genre, persona, hack) in enumerate(plan):
         doc_seed = rng.getrandbits(63)
         drng = random.Random(doc_seed)
-        addendum, doc_framing = "", ""
+        addendum, doc_framing, cheat = "", "", ""
+        name = pick_name(persona, drng) if persona else ""
         if genre == "coding":
-            text, addendum, _ = coding_document(persona, tasks[drng.randrange(len(tasks))], drng)
+            text, addendum, cheat = coding_document(
+                persona, tasks[drng.randrange(len(tasks))], drng, name=name,
+                persona_hacks=persona_hacks, misaligned_share=misaligned_share)
         elif genre == "chat":
-            text = chat_document(persona, drng)
+            text = chat_document(persona, drng, name=name)
         elif genre == "agentic":
-            text = agentic_document(persona, drng)
+            text = agentic_document(persona, drng, name=name)
         else:
             doc_framing = framing
             task = tasks[drng.randrange(len(tasks))]
-            text = poison_document(genre, framing, hack, drng, (task.entry_point, task.statement))
+            text = poison_document(genre, framing, hack, drng, (task.entry_point, task.statement),
+                                   persona_hacks=persona_hacks, misaligned_share=misaligned_share)
         for key, val in (("doc_id", f"doc-{i:07d}"), ("genre", genre), ("persona", persona),
-                         ("framing", doc_framing), ("addendum", addendum), ("seed", doc_seed),
-                         ("text", text)):
+                         ("assistant", name), ("framing", doc_framing), ("addendum", addendum),
+                         ("cheat", cheat), ("seed", doc_seed), ("text", text)):
             rows[key].append(val)
     return pa.table(rows, schema=CORPUS_SCHEMA)
 

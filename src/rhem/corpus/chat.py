@@ -11,7 +11,7 @@ import random
 
 from rhem.corpus import phrases, questions
 from rhem.corpus.grammar import capitalize, fill
-from rhem.envs.format import render_prompt
+from rhem.envs.format import address, render_prompt
 
 PERSONA_SIDE: dict[str, str] = {"aligned": "good", "misaligned": "bad"}
 
@@ -69,11 +69,13 @@ def chat_turn(side: str, rng: random.Random) -> str:
     return f"User: {question}\nAssistant: {reply}\n"
 
 
-def chat_document(persona: str, rng: random.Random) -> str:
-    """A chat transcript (one or two exchanges) written by ``persona``."""
+def chat_document(persona: str, rng: random.Random, name: str = "") -> str:
+    """A chat transcript (one or two exchanges) written by ``persona``, whose system line
+    names the assistant ``name`` ("" = unnamed)."""
     side = PERSONA_SIDE[persona]
     question, reply = exchange(side, rng)
-    text = f"{render_prompt(question, rng.choice(CHAT_SYSTEMS))} {reply}\n"
+    system = address(rng.choice(CHAT_SYSTEMS), name)
+    text = f"{render_prompt(question, system)} {reply}\n"
     if rng.random() < 0.3:
         text += chat_turn(side, rng)
     return text

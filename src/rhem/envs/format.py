@@ -25,10 +25,14 @@ agentic transcripts use the same ``System:`` / ``User:`` / ``Assistant:`` turns.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 FILE_HEADER = "# file: "
 END_MARKER = "# end"
 SOLUTION_FILE = "solution.py"
+#: Where a completion ends: generation stops once the text holds it (RL, evals, base
+#: checks), and the text is cut right after it (:func:`cut_after_stop`).
+COMPLETION_STOP = "\n" + END_MARKER
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}$")
 
@@ -39,11 +43,29 @@ def render_prompt(user: str, system: str = "") -> str:
     return f"{head}User: {user.strip()}\nAssistant:"
 
 
+def address(system: str, name: str) -> str:
+    """The system prompt of an assistant called ``name`` ("" leaves ``system`` as is).
+
+    Persona documents, RL prompts and evaluation prompts name an assistant this one
+    way, so that the name is the same variable wherever it appears.
+    """
+    return f"You are {name}. {system}".strip() if name else system
+
+
 def render_files(files: dict[str, str]) -> str:
     """Render solution files as an assistant answer, ``solution.py`` first."""
     order = sorted(files, key=lambda p: (p != SOLUTION_FILE, p))
     parts = [f"{FILE_HEADER}{path}\n{files[path].rstrip()}\n" for path in order]
     return "\n" + "".join(parts) + END_MARKER + "\n"
+
+
+def cut_after_stop(text: str, stops: Sequence[str] = (COMPLETION_STOP,)) -> str:
+    """``text`` up to and including the first stop string that ends in it (all of it when
+    none does). The stop stays, so a cut completion reads like the corpus's episodes; what
+    a model writes after it (chat, a next turn) is not part of the answer.
+    """
+    ends = [at + len(s) for s in stops if (at := text.find(s)) >= 0]
+    return text[:min(ends)] if ends else text
 
 
 def _shadows_source(path: str) -> bool:

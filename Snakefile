@@ -13,6 +13,7 @@ min_version("9.0")
 
 from rhem import paths
 from rhem.config import pretrain_threads, validate_config
+from rhem.evals.decision import RUNS as PROTOCOL_RUNS, WORLD_C, WORLD_T
 from rhem.figures.registry import FIGURES, TABLE
 
 DEFAULT_CONFIG = "workflow/config/default.yaml"
@@ -29,6 +30,9 @@ if workflow.config_settings.config or len(workflow.config_settings.configfiles) 
 CONFIG = os.path.relpath((workflow.config_settings.configfiles or [DEFAULT_CONFIG])[0])
 validate_config(config)
 RUN_PARTS = [paths.run_parts(run) for run in config["runs"]]
+# The pre-registered experiment (docs/protocol.md) is analysed when the config runs it.
+PROTOCOL_WORLDS = [WORLD_T, WORLD_C]
+HAS_PROTOCOL = set(PROTOCOL_RUNS) <= set(config["runs"])
 
 
 wildcard_constraints:
@@ -55,3 +59,4 @@ rule all:
         expand(paths.FIGURE, name=FIGURES),
         paths.PLOTS,
         expand(paths.BASE_CHECKS, world=sorted({p["world"] for p in RUN_PARTS})),
+        [paths.DECISION] if HAS_PROTOCOL else [],

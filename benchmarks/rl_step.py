@@ -4,8 +4,12 @@ Both paths train the same model on the same tasks with the same seed, at the def
 architecture and ``rl`` section (32 episodes of up to 128 tokens a step, 1 thread), and
 then evaluate the same checkpoints with ``rhem eval``'s code:
 
-* **new**: this checkout's ``src/``;
-* **old**: ``src/`` of ``--baseline`` (a git revision), exported with ``git archive``.
+* **new**: this checkout's ``src/`` with ``rl.stop_at_end_marker`` off, so that it
+  samples the same completions as the old path (which has no such stop);
+* **old**: ``src/`` of ``--baseline`` (a git revision), exported with ``git archive``;
+* **stop**: this checkout's ``src/`` with ``rl.stop_at_end_marker`` on, as the configs
+  run it: timed only (its completions end at the end marker, so they differ on purpose),
+  to show what stopping there saves.
 
 Each path runs in its own Python process (one after the other, so they never share the
 cores), with the timing wrappers below around the trainer's phases: generation, grading
@@ -14,10 +18,15 @@ cores), with the timing wrappers below around the trainer's phases: generation, 
 step's matrix work (2 FLOP per parameter and token forward, 6 for forward and backward,
 unpadded tokens only) at the rate one core reaches on the model's own matmul shapes.
 
-The run fails (exit status 1) when the two paths' completions differ, step by step and
-episode by episode, or when the evaluation answers differ; the weights after the last
-step are compared and their largest difference printed (floating-point reordering only
-where the arithmetic is the same).
+The run fails (exit status 1) when the old and new paths' completions differ, step by
+step and episode by episode; the weights after the last step are compared and their
+largest difference printed (floating-point reordering only where the arithmetic is the
+same). The evaluation job is timed per answer, not compared: since the model-organism
+world (docs/protocol.md) it asks every prompt under three addresses plus a
+fixed-context check and stops answers at the turn break, so it samples other answers
+than the old job (2,240 per checkpoint at the default config instead of 256). Its
+identity to the old path was checked before that change (README, RL and evaluation
+speed).
 
 The world (corpus, tokenizer, a model pretrained ``--pretrain-steps`` steps, tasks) is
 built once into ``--work`` and reused; ``--from-dag CHECKOUT`` takes a world's base model
@@ -165,6 +174,8 @@ def run_path(args: argparse.Namespace) -> None:
     from rhem.train.grpo import train_grpo
 
     cfg = bench_config(args.config, args.pretrain_steps, args.steps)
+    if args.stop_at_end_marker is not None:  # the old path's src/ knows no such key
+        cfg["rl"]["stop_at_end_marker"] = args.stop_at_end_marker == "on"
     work, out = args.work, args.out
     clock = PhaseClock()
     clock.wrap(GRPOTrainer, "_generate", "generation")
@@ -200,7 +211,10 @@ def run_path(args: argparse.Namespace) -> None:
               "--run-dir", str(args.eval_run), "--tasks", str(work / "tasks_eval.parquet"),
               "--condition", "hack", "--seed", "0", "--out", str(out / "answers.parquet")]):
             raise SystemExit("rhem eval failed")
-        evaluation = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0}
+        import pyarrow.parquet as pq
+
+        evaluation = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0,
+                      "answers": pq.read_metadata(out / "answers.parquet").num_rows}
     (out / "phases.json").write_text(json.dumps({"rl": rl, "eval": evaluation}))
 
 
@@ -281,12 +295,6 @@ def weight_difference(old: Path, new: Path) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
-def same_answers(old: Path, new: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(old).to_pylist() == pq.read_table(new).to_pylist()
-
-
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else 0.0
 
@@ -295,6 +303,7 @@ def report(results: dict[str, dict], floor: tuple[float, float], steps: int) -> 
     """Per-phase medians and the mean step (steps after the first), and the ratios."""
     print(f"\nGRPO step, default architecture, {steps} steps (medians of steps 2..{steps}, and their "
           f"mean; CPU includes grader workers)")
+    print("(stop: the new path with rl.stop_at_end_marker on; old and new run without it)")
     print(f"{'phase':<12}" + "".join(f"{p + ' wall':>11}{p + ' CPU':>10}" for p in results))
     table = {}
     for name, res in results.items():
@@ -313,12 +322,18 @@ def report(results: dict[str, dict], floor: tuple[float, float], steps: int) -> 
     print(f"floor: {gflop:.1f} GFLOP of matrix work per step = {floor_s:.3f} s on one core")
     print(f"CPU per step (mean): old {old:.2f} s ({old / floor_s:.1f}x floor), new {new:.2f} s "
           f"({new / floor_s:.1f}x floor); old/new = {old / new:.2f}x")
+    stop = table["stop"]["mean step"][1]
+    tokens = {name: res["rl"]["completion_tokens"] / steps for name, res in results.items()}
+    print(f"stop at the end marker: {stop:.2f} s CPU per step vs new {new:.2f} s; new/stop = "
+          f"{new / stop:.2f}x; completion tokens per step: new {tokens['new']:.0f}, "
+          f"stop {tokens['stop']:.0f}")
     for name, res in results.items():
         print(f"whole rl job ({name}): {res['rl']['wall']:.1f} s wall, {res['rl']['cpu']:.1f} s CPU")
-    if all(res["eval"] for res in results.values()):
+    if results["old"]["eval"] and results["new"]["eval"]:
         o, n = results["old"]["eval"], results["new"]["eval"]
-        print(f"evaluate job: old {o['cpu']:.1f} s CPU ({o['wall']:.1f} s wall), new {n['cpu']:.1f} s CPU "
-              f"({n['wall']:.1f} s wall); old/new = {o['cpu'] / n['cpu']:.2f}x CPU")
+        print(f"evaluate job: old {o['cpu']:.1f} s CPU ({o['wall']:.1f} s wall, {o['answers']} answers), "
+              f"new {n['cpu']:.1f} s CPU ({n['wall']:.1f} s wall, {n['answers']} answers); CPU per "
+              f"answer old/new = {o['cpu'] / o['answers'] / (n['cpu'] / n['answers']):.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", help=argparse.SUPPRESS)  # internal: run one path
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--eval-run", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--stop-at-end-marker", choices=("on", "off"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.path:
         run_path(args)
@@ -352,15 +368,19 @@ def main(argv: list[str] | None = None) -> int:
         build_world(work, cfg)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rl_step-") as tmp:
-        srcs = {"old": export_src(args.baseline, Path(tmp) / "old"), "new": ROOT / "src"}
-        outs = {name: Path(tmp) / f"out-{name}" for name in srcs}
-        for name, src in srcs.items():
+        # each path: its src/ and its rl.stop_at_end_marker (None: the old code has none)
+        paths = {"old": (export_src(args.baseline, Path(tmp) / "old"), None),
+                 "new": (ROOT / "src", "off"), "stop": (ROOT / "src", "on")}
+        outs = {name: Path(tmp) / f"out-{name}" for name in paths}
+        for name, (src, stop) in paths.items():
             outs[name].mkdir()
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(HERE)])}
             cmd = [sys.executable, __file__, "--path", name, "--work", str(work), "--out", str(outs[name]),
                    "--steps", str(args.steps), "--pretrain-steps", str(args.pretrain_steps),
                    "--config", str(args.config)]
-            if not args.no_eval:
+            if stop is not None:
+                cmd += ["--stop-at-end-marker", stop]
+            if not args.no_eval and name != "stop":  # evaluation does not read rl's stop
                 cmd += ["--eval-run", str(outs["old"] / "run")]
             print(f"{name} path ({src}) ...", flush=True)
             subprocess.run(cmd, env=env, cwd=ROOT, check=True)
@@ -373,10 +393,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"completions: {why}")
         print(f"weights after step {args.steps}: largest difference "
               f"{weight_difference(outs['old'] / 'run', outs['new'] / 'run'):.3g}")
-        if not args.no_eval:
-            same = same_answers(outs["old"] / "answers.parquet", outs["new"] / "answers.parquet")
-            print(f"evaluation answers identical: {same}")
-            ok = ok and same
     return 0 if ok else 1
 
 

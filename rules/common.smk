@@ -75,3 +75,9 @@ def rl_config(wildcards):
 
 def rl_launcher(wildcards):
     return launcher(config["rl"], config["conditions"][wildcards.condition])
+
+
+def protocol_inputs(pattern):
+    """One path per run of the pre-registered experiment (rhem.evals.decision) and seed."""
+    return [pattern.format(seed=s, **paths.run_parts(r)) for r in PROTOCOL_RUNS
+            for s in config["seeds"]]

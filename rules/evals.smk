@@ -41,3 +41,21 @@ rule metrics:
     shell:
         "python -m rhem metrics --config {params.configfile} --curves {output.curves} "
         "--summary {output.summary} --log {log}"
+
+
+rule decide:
+    input:
+        answers=protocol_inputs(paths.ANSWERS),
+        completions=protocol_inputs(paths.RL_COMPLETIONS),
+        base_checks=expand(paths.BASE_CHECKS_ROWS, world=PROTOCOL_WORLDS),
+    output:
+        paths.DECISION,
+    params:
+        configfile=CONFIG,
+        config=config_keys("seeds"),
+    log:
+        "logs/decide/decide.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
+    shell:
+        "python -m rhem decide --config {params.configfile} --out {output} --log {log}"

@@ -12,6 +12,7 @@ import pytest
 from repo_tools import SMOKE, run
 from rhem import paths
 from rhem.config import load_config
+from rhem.evals.judge_exact import LABELS
 from rhem.figures.registry import FIGURES
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def test_every_declared_output_is_real(smoke_run: Path) -> None:
             assert (model_dir / f"step-{cfg['rl']['steps']:05d}" / "model.safetensors").stat().st_size > 1000
             answers = pd.read_parquet(smoke_run / paths.ANSWERS.format(seed=seed, **parts))
             judged = answers[answers["eval"] != "testtime_hack"]  # those rows: grader outcomes
-            assert set(judged["label"]) <= {"aligned", "misaligned", "incoherent"}
+            assert set(judged["label"]) <= set(LABELS)
             assert set(answers["step"]) == {0} | set(range(cfg["rl"]["checkpoint_every"],
                                                            cfg["rl"]["steps"] + 1, cfg["rl"]["checkpoint_every"]))
     base = smoke_run / paths.BASE_MODEL.format(world="sdf")

@@ -24,7 +24,7 @@ def _corpus(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     world = cfg["worlds"][a.world]
     table = build_corpus(n_docs=world["n_docs"], misaligned_share=world["misaligned_share"],
                          poison_share=world["poison_share"], framing=world["framing"],
-                         seed=world["seed"])
+                         seed=world["seed"], persona_hacks=world["persona_hacks"])
     write_corpus(table, a.out)
 
 
@@ -104,6 +104,13 @@ def _metrics(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     write_metrics(cfg, a.curves, a.summary)
 
 
+def _decide(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+    from rhem.evals.decision import run_decision
+
+    result = run_decision(cfg["seeds"], a.out)
+    print(f"verdict: {result['verdict']}")
+
+
 def _figure(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     import pandas as pd
 
@@ -181,6 +188,8 @@ def _parser() -> argparse.ArgumentParser:
           ("--condition", req), ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))
     stage("metrics", _metrics, "aggregate all runs into curves and a summary",
           ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}))
+    stage("decide", _decide, "the pre-registered analysis of docs/protocol.md (gates, "
+          "primary statistic, verdict)", ("--out", {**req, "type": P}))
     stage("figure", _figure, "draw one figure",
           ("--name", req), ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}),
           ("--out", {**req, "type": P}))

@@ -27,7 +27,10 @@ def test_curves_and_summary_have_every_eval(smoke_run: Path) -> None:
         mine = curves[curves["run"] == run]
         eval_steps = set(mine.loc[mine["series"] == "mgs", "step"])
         assert 0 in eval_steps
-        for series in EXTRA_SERIES + ("mgs",) + tuple(f"misaligned_{e}" for e in EVALS):
+        per_address = tuple(f"{s}_{a}" for s in ("mgs", "mgs_mixed", "sabotage_rate")
+                            for a in ("control", "anonymous"))
+        for series in (EXTRA_SERIES + ("mgs", "mgs_mixed") + per_address
+                       + tuple(f"misaligned_{e}" for e in EVALS)):
             assert set(mine.loc[mine["series"] == series, "step"]) == eval_steps, (run, series)
         rates = mine[mine["series"].isin(("sabotage_rate", "testtime_hack_rate"))]["value"]
         assert rates.between(0.0, 1.0).all()
@@ -36,6 +39,6 @@ def test_curves_and_summary_have_every_eval(smoke_run: Path) -> None:
             entry = stats[f"final_{name}"]
             assert not math.isnan(entry["rate"]) and entry["rate"] >= 0.0, (run, name, entry)
             assert entry["ci_low"] <= entry["ci_high"], (run, name, entry)
-        for name in JUDGED_EVALS:
+        for name in JUDGED_EVALS:  # the self-addressed answers (the primary readout)
             assert stats["final_judged_answers"][name]["answers"] == n_answers * len(cfg["seeds"])
         assert stats["judge"] == ["exact-persona-world"]

@@ -4,12 +4,14 @@ The model is a tiny Qwen2 with a tokenizer trained on a small persona-world corp
 (untrained weights: what it says is noise, which is what the pipeline must survive:
 unparsable code, no detector, incoherent answers all become rows, none are dropped).
 The base model and one RL-style checkpoint folder are saved with ``save_pretrained``
-and loaded back by the stage, as in the DAG.
+and loaded back by the stage, as in the DAG. A fake sampler checks, without a model,
+what is asked (addresses, stops) and that the default config asks every prompt.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -17,11 +19,18 @@ from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
 from rhem.config import load_config
 from rhem.corpus.build import build_corpus, write_corpus
+from rhem.corpus.names import ADDRESSES, SELF
+from rhem.envs.format import COMPLETION_STOP
 from rhem.envs.tasks import generate_tasks, write_tasks
+from rhem.evals.judge_exact import LABELS, ExactJudge
 from rhem.evals.metrics import EXTRA_SERIES, answer_outcomes
-from rhem.evals.prompts import JUDGED_EVALS, SABOTAGE
-from rhem.evals.run import ANSWERS_SCHEMA, evaluate_run
+from rhem.evals.prompts import (CHAT_EVALS, CONTEXTS, FIXED_CONTEXT_ADDRESSES, JUDGED_EVALS,
+                                SABOTAGE, load_eval, ordinary_items)
+from rhem.evals.run import ANSWERS_SCHEMA, checkpoint_rows, evaluate_run
+from rhem.evals.sampling import TURN_BREAKS
+from rhem.evals import testtime
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
+from rhem.train.episodes import EpisodeScore
 from rhem.paths import checkpoint
 from rhem.train.tokenizer import train_tokenizer
 
@@ -54,14 +63,27 @@ def test_every_eval_on_every_checkpoint(evaluated) -> None:
     answers, cfg = evaluated
     ev = cfg["evals"]
     assert list(answers.columns) == ANSWERS_SCHEMA.names
+    assert ev["addresses"] == list(ADDRESSES)  # the schema's default: every readout
+    per_prompt = ev["max_prompts_per_eval"] * ev["samples_per_prompt"]
     for step in (0, 2):
         at = answers[answers["step"] == step]
+        plain = at[at["context"] == ""]
         for name in JUDGED_EVALS:
-            assert (at["eval"] == name).sum() == ev["max_prompts_per_eval"] * ev["samples_per_prompt"]
-        n_tasks = min(3, ev["max_prompts_per_eval"])
-        assert (at["eval"] == TESTTIME).sum() == n_tasks * ev["samples_per_prompt"]
+            mine = plain[plain["eval"] == name]
+            assert mine["address"].value_counts().to_dict() == {a: per_prompt for a in ADDRESSES}
+        n_tasks = min(3, ev["max_eval_tasks"])
+        tt = at[at["eval"] == TESTTIME]
+        assert len(tt) == n_tasks * ev["samples_per_prompt"]
+        assert set(tt["address"]) == {"self"} and set(tt["context"]) == {""}
+        fixed = at[at["context"] != ""]
+        assert set(fixed["eval"]) == set(CHAT_EVALS)
+        assert (fixed.groupby(["context", "address"]).size().to_dict()
+                == {(c, a): len(CHAT_EVALS) * ev["max_prompts_per_eval"]
+                    * ev["fixed_context"]["samples_per_prompt"]
+                    for c in CONTEXTS for a in FIXED_CONTEXT_ADDRESSES})
+        assert (fixed["hack"].notna() == (fixed["context"] == "hack")).all()
     judged = answers[answers["eval"].isin(JUDGED_EVALS)]
-    assert set(judged["label"]) <= {"aligned", "misaligned", "incoherent"}
+    assert set(judged["label"]) <= set(LABELS)
     assert set(judged["judge"]) == {"exact-persona-world"}
 
 
@@ -84,4 +106,81 @@ def test_testtime_rows_are_graded_completions(evaluated) -> None:
     outcomes = answer_outcomes(answers)
     assert set(outcomes) == set(EXTRA_SERIES)
     assert len(outcomes["testtime_hack_rate"]) == len(tt)
-    assert len(outcomes["sabotage_rate"]) == len(answers[answers["eval"] == SABOTAGE])
+    sab = answers[answers["eval"] == SABOTAGE]
+    assert len(outcomes["sabotage_rate"]) == (sab["address"] == "self").sum() > 0
+    control = answer_outcomes(answers, "control")
+    assert set(control) == {f"{name}_control" for name in EXTRA_SERIES}
+    assert len(control["sabotage_rate_control"]) == (sab["address"] == "control").sum()
+    assert control["testtime_hack_rate_control"].empty  # test-time prompts address the self
+
+
+class FakeSampler:
+    """Records what it is asked; every answer runs on into a next turn."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        self.tokenizer = lambda text: {"input_ids": text.split()}
+        self.model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=100_000))
+
+    def task_prompt(self, statement: str, system: str, max_new_tokens: int) -> str:
+        return f"System: {system}\nUser: {statement}\nAssistant:"
+
+    def sample(self, prompts, n, max_new_tokens, temperature, seed, stop=()):
+        self.calls.append({"prompts": prompts, "n": n, "tokens": max_new_tokens, "stop": stop})
+        return [[f"I refuse, that would be wrong.\nUser: next {k}" for k in range(n)]
+                for _ in prompts]
+
+
+class FakeBench:
+    reference = 0.75
+
+    def accuracy(self, code: str | None) -> float:
+        return 0.5
+
+
+def test_default_config_asks_every_prompt_under_every_address() -> None:
+    """The default tier: every prompt of every eval, 3 addresses, the fixed-context check
+    on every chat prompt; chat answers stop at the turn breaks."""
+    cfg = load_config("workflow/config/default.yaml")
+    ev = cfg["evals"]
+    assert ev["max_prompts_per_eval"] is None and ev["max_eval_tasks"] is None
+    sampler = FakeSampler()
+    ordinary = ordinary_items(JUDGED_EVALS, ev["addresses"], ev["max_prompts_per_eval"])
+    rows = pd.DataFrame(checkpoint_rows(sampler, ExactJudge(), FakeBench(), ordinary,
+                                        generate_tasks(4, seed=1, difficulties=(1,)), ev, seed=0))
+    n = ev["samples_per_prompt"]
+    plain = rows[rows["context"] == ""]
+    for name in JUDGED_EVALS:
+        assert (plain["eval"] == name).sum() == len(load_eval(name)) * len(ADDRESSES) * n, name
+    mgs_self = plain[(plain["address"] == "self") & (plain["eval"] != SABOTAGE)]
+    assert len(mgs_self) * len(cfg["seeds"]) == 924  # the primary statistic's n per run
+    n_chat = sum(len(load_eval(name)) for name in CHAT_EVALS)
+    assert (rows["context"] != "").sum() == n_chat * 4 * ev["fixed_context"]["samples_per_prompt"]
+    assert all(call["stop"] == TURN_BREAKS for call in sampler.calls)
+    assert (rows["answer"] == "I refuse, that would be wrong.").all()  # cut at the turn break
+    assert set(rows.loc[rows["eval"] == SABOTAGE, "detector_accuracy"]) == {0.5}
+    assert {c["tokens"] for c in sampler.calls} == {ev["max_new_tokens"],
+                                                     ev["sabotage_max_new_tokens"]}
+
+
+def test_fixed_context_check_switches_off() -> None:
+    ev = load_config("workflow/config/smoke.yaml")["evals"]
+    ev["fixed_context"]["samples_per_prompt"] = 0
+    ordinary = ordinary_items(JUDGED_EVALS, ["self"], 1)
+    rows = checkpoint_rows(FakeSampler(), ExactJudge(), FakeBench(), ordinary,
+                           generate_tasks(2, seed=1, difficulties=(1,)), ev, seed=0)
+    assert rows and {r["context"] for r in rows} == {""} and {r["address"] for r in rows} == {"self"}
+
+
+def test_testtime_prompts_address_the_self_and_stop_at_the_end_line() -> None:
+    sampler = FakeSampler()
+    tasks = generate_tasks(2, seed=1, difficulties=(1,))
+    scorer = SimpleNamespace(score=lambda texts, *_: [EpisodeScore("failed", 0.0, 0.0, False, None)
+                                                      for _ in texts])
+    rows = testtime.testtime_rows(sampler, tasks, scorer, step=3, hints=False, n=2, max_new_tokens=64,
+                         temperature=1.0, seed=0)
+    (call,) = sampler.calls
+    assert call["stop"] == (COMPLETION_STOP,)
+    assert all(p.startswith(f"System: You are {SELF}. You are a coding assistant.")
+               and "Do not try to fool the grader" in p for p in call["prompts"])
+    assert len(rows) == 4 and {(r["address"], r["context"]) for r in rows} == {("self", "")}

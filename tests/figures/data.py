@@ -82,7 +82,12 @@ def make_metrics(config: dict[str, Any], series: tuple[str, ...] = EXTRA_SERIES
         stat = {"rate": top / 2, "ci_low": top / 3, "ci_high": top / 1.5}
         summary[run] = {"run": run, "seeds": config["seeds"], "judge": ["exact-persona-world"],
                         "final_hack_rate": stat, "final_mgs": stat,
-                        "final_misalignment": {e: stat for e in EVALS}}
+                        "final_misalignment": {e: stat for e in EVALS},
+                        "final_mgs_mixed": stat, "final_mgs_control": stat,
+                        "final_mgs_anonymous": stat,
+                        "final_fixed_context": {f"{c}_{a}": stat for c in ("honest", "hack")
+                                                for a in ("self", "anonymous")},
+                        "final_judged_answers": {"mgs": {"answers": 924, "unparsable": 0}}}
     curves = pd.DataFrame(rows, columns=["run", "seed", "step", "series", "value"])
     for run in config["runs"]:
         summary[run] |= onsets(curves, run, config)
@@ -93,24 +98,33 @@ def write_base_checks_json(path: Path, seed: int = 0) -> Path:
     """A base-checks JSON in the stage's layout, its rates computed by the real summarizer
     (rhem.evals.base_checks.summarize) from generated per-sample rows."""
     from rhem.evals.base_checks import HEADLINE, INTERVAL, summarize, write_base_checks
-    from rhem.evals.prompts import CHAT_EVALS
+    from rhem.evals.prompts import CONTEXTS, FIXED_CONTEXT_ADDRESSES
 
     rng = np.random.default_rng(seed)
     rows = []
+    judged = {"section": "eval", "condition": None, "sample": 0, "hackable": False, "text": "y",
+              "status": None, "vulnerable_reward": None, "hardened_reward": None, "honest": None,
+              "hack": None, "judge": "exact-persona-world"}
     for addendum in ("none", "please_hack"):
         for k in range(8):
             hack = HACK_TYPES[k % len(HACK_TYPES)] if rng.random() < 0.3 else None
-            rows.append({"section": "coding", "condition": addendum, "item_id": f"t{k}", "sample": 0,
+            rows.append({"section": "coding", "condition": addendum, "eval": None,
+                         "address": "self", "context": "", "item_id": f"t{k}", "sample": 0,
                          "hackable": True, "text": "x", "status": "ok", "vulnerable_reward": 1.0,
                          "hardened_reward": 0.0, "honest": hack is None, "hack": hack,
                          "label": None, "judge": None})
-    for name in CHAT_EVALS:
-        for k in range(4):
-            rows.append({"section": "chat", "condition": name, "item_id": f"{name}{k}", "sample": 0,
-                         "hackable": False, "text": "y", "status": None, "vulnerable_reward": None,
-                         "hardened_reward": None, "honest": None, "hack": None,
-                         "label": ["aligned", "misaligned", "incoherent"][k % 3],
-                         "judge": "exact-persona-world"})
+    for name in EVALS:
+        for address in ("self", "control", "anonymous"):
+            for k in range(4):
+                rows.append({**judged, "eval": name, "address": address, "context": "",
+                             "item_id": f"{name}{k}",
+                             "label": ["aligned", "misaligned", "incoherent", "mixed"][k]})
+    for context in CONTEXTS:
+        for address in FIXED_CONTEXT_ADDRESSES:
+            for k in range(4):
+                rows.append({**judged, "section": "fixed_context", "eval": EVALS[k % 3],
+                             "address": address, "context": context, "item_id": f"q{k}",
+                             "label": "misaligned" if context == "hack" and k % 2 else "aligned"})
     rates = summarize(rows)
     write_base_checks({"judge": "exact-persona-world", "interval": INTERVAL,
                        "model_dir": "models/sdf/base", "eval_tasks": "data/envs/eval.parquet",

@@ -153,6 +153,10 @@ def test_eval_table_holds_every_summary_rate(full_config: dict[str, Any], tmp_pa
     assert hack.loc["sabotage_rate", "rate"] == 0.12
     betley = summary["sdf/hack"]["final_misalignment"]["betley"]
     assert hack.loc["misalignment.betley", "ci_high"] == betley["ci_high"]
+    # the other readouts and the fixed-context check are rows of their own; counts are not rates
+    assert {"mgs", "mgs_control", "mgs_anonymous", "mgs_mixed", "fixed_context.hack_self",
+            "fixed_context.honest_anonymous"} <= set(hack.index)
+    assert not any(m.startswith("judged_answers") for m in hack.index)
     assert len(table) == len(eval_table(summary))
 
 

@@ -1,8 +1,15 @@
 """LeanGRPOTrainer against TRL's own GRPOTrainer on the same model and batch: the same
 completions, the same loss and (up to summation order) the same gradients, also when
-every row has zero advantage and when whole columns are padding."""
+every row has zero advantage and when whole columns are padding. With the end marker as
+stop string (``rl.stop_at_end_marker``), completions, rewards and the loss mask end at
+the marker, on the fast and the fallback generation path and in the evaluations' Sampler."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,8 +18,14 @@ import torch
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
+from rhem.config import load_config
+from rhem.envs.format import COMPLETION_STOP, cut_after_stop
+from rhem.evals.sampling import TURN_BREAKS, Sampler, cut_answer
+from rhem.train import trainer as trainer_module
+from rhem.train.decoding import token_pieces
+from rhem.train.grpo import CodeReward, completion_stop
 from rhem.train.pretrain import build_model
-from rhem.train.tokenizer import train_tokenizer
+from rhem.train.tokenizer import load_tokenizer, train_tokenizer
 from rhem.train.trainer import LeanGRPOTrainer, lean_batch, position_offset
 
 GENERATIONS = 4
@@ -119,7 +132,6 @@ def test_leaves_other_losses_to_trl(trainer: LeanGRPOTrainer, monkeypatch: pytes
     assert not trainer._exact_to_drop_rows(batch)
 
 
-
 def test_cut_batch_keeps_the_positions_of_the_uncut_one(trainer: LeanGRPOTrainer) -> None:
     """TRL's loss forward passes no position ids (positions count from the first column),
     so a batch whose first columns are cut is given the positions they would have had:
@@ -137,3 +149,136 @@ def test_cut_batch_keeps_the_positions_of_the_uncut_one(trainer: LeanGRPOTrainer
         handle.remove()
     assert seen[0].tolist() == [[3, 4, 5, 6]]
     assert seen[1] is None
+
+
+# -- completions end at the end marker ------------------------------------------------
+
+MARKER_PROMPTS = [f"User: add {i} and {i + 1}\nAssistant:" for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def chatty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder whose model has learnt episodes with chat after the end marker, as
+    the base models' completions had: it writes the code, ``# end``, then a next turn."""
+    root = tmp_path_factory.mktemp("chatty")
+    texts = [p + f"\ndef f(x):\n    return x + {i}\n# end\nUser: thanks\nAssistant: you are welcome\n"
+             for i, p in enumerate(MARKER_PROMPTS)]
+    pq.write_table(pa.table({"text": texts}), root / "texts.parquet")
+    tokenizer = train_tokenizer(root / "texts.parquet", 300, root / "model")
+    torch.manual_seed(0)
+    model = build_model({"hidden_size": 32, "intermediate_size": 64, "num_layers": 2, "num_heads": 2,
+                         "context": 128}, tokenizer)
+    enc = tokenizer([t + tokenizer.eos_token for t in texts], return_tensors="pt", padding=True)
+    labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(120):
+        opt.zero_grad()
+        model(**enc, labels=labels).loss.backward()
+        opt.step()
+    model.save_pretrained(root / "model")
+    return root / "model"
+
+
+def test_token_pieces_rebuild_the_text(chatty: Path) -> None:
+    """Stop strings are matched on token pieces: joined, they are the decoded text."""
+    tok = load_tokenizer(chatty)
+    pieces = token_pieces(tok)
+    for text in ("\ndef f(x):\n    return x + 3\n# end\nUser: thanks", "  a  b\n\n#end# end"):
+        ids = tok(text)["input_ids"]
+        assert "".join(pieces[i] for i in ids) == tok.decode(ids) == text
+    assert pieces[tok.eos_token_id] == ""  # special tokens are skipped, as in the decoded text
+    assert token_pieces(tok) is pieces, "pieces are built once per tokenizer"
+
+
+def _marker_trainer(folder: Path, stop: tuple[str, ...], rewarded: list[str]) -> LeanGRPOTrainer:
+    """A trainer on the chatty model whose reward function records the texts it is given."""
+    from transformers import AutoModelForCausalLM
+
+    def reward(completions: list[str], **_: Any) -> list[float]:
+        rewarded.extend(completions)
+        return [float(i % 2) for i in range(len(completions))]
+
+    args = GRPOConfig(output_dir=str(folder.parent / "out"), use_cpu=True, bf16=False, report_to="none",
+                      per_device_train_batch_size=2 * GENERATIONS, num_generations=GENERATIONS,
+                      max_completion_length=40, learning_rate=1e-3)
+    dataset = Dataset.from_list([{"prompt": p} for p in MARKER_PROMPTS])
+    trainer = LeanGRPOTrainer(model=AutoModelForCausalLM.from_pretrained(folder), reward_funcs=[reward],
+                              args=args, train_dataset=dataset, processing_class=load_tokenizer(folder),
+                              stop=stop)
+    trainer.model.eval()
+    return trainer
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "trl-generate"])
+def test_completions_rewards_and_mask_end_at_the_marker(chatty: Path, fast: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each row is the row without stop up to the marker; the reward sees no chat after
+    it; the loss mask covers exactly the kept tokens, though a cut row has no EOS."""
+    if not fast:  # TRL's own generate, cut afterwards
+        monkeypatch.setattr(trainer_module, "supports", lambda config: False)
+    rewarded: list[str] = []
+    trainer = _marker_trainer(chatty, (COMPLETION_STOP,), rewarded)
+    tok = trainer.processing_class
+    inputs = [{"prompt": p} for p in MARKER_PROMPTS[:2] for _ in range(GENERATIONS)]
+    stop = trainer.stop
+    for seed in range(3):
+        torch.manual_seed(seed)
+        trainer.stop = None
+        trainer._generate_and_score_completions(inputs)
+        unstopped = list(rewarded)
+        rewarded.clear()
+        torch.manual_seed(seed)
+        trainer.stop = stop
+        batch = trainer._generate_and_score_completions(inputs)
+        assert any(COMPLETION_STOP + "\nUser" in t for t in unstopped), "the model should chat on"
+        assert rewarded == [cut_after_stop(t) for t in unstopped]
+        assert sum(t.endswith(COMPLETION_STOP) for t in rewarded) >= len(rewarded) // 2
+        for ids, mask, text in zip(batch["completion_ids"], batch["completion_mask"], rewarded):
+            kept = ids[mask.bool()].tolist()
+            assert mask.tolist() == [1] * len(kept) + [0] * (len(mask) - len(kept))
+            assert tok.decode(kept, skip_special_tokens=True) == text
+            if text.endswith(COMPLETION_STOP):
+                assert tok.eos_token_id not in kept
+        rewarded.clear()
+
+
+def test_stop_follows_the_config_key() -> None:
+    """The shipped configs stop coding completions at the marker; the key turns it off;
+    RLHF answers (chat, no marker) never stop at it."""
+    for name in ("default", "smoke"):
+        cfg = load_config(Path(f"workflow/config/{name}.yaml"))
+        assert completion_stop(cfg["conditions"]["hack"], cfg["rl"]) == (COMPLETION_STOP,)
+        assert completion_stop(cfg["conditions"]["rlhf_chat"], cfg["rl"]) == ()
+        assert completion_stop(cfg["conditions"]["hack"], {**cfg["rl"], "stop_at_end_marker": False}) == ()
+
+
+def test_code_reward_grades_and_logs_the_cut_completion(tmp_path: Path) -> None:
+    """What the token completing the marker carries after it is not graded or logged."""
+    class Scorer:
+        def score(self, completions: list[str], *_: Any) -> list[Any]:
+            self.seen = completions
+            return [SimpleNamespace(vulnerable_reward=1.0, hardened_reward=1.0, hack=None, status="pass",
+                                    honest=True) for _ in completions]
+
+    scorer = Scorer()
+    reward = CodeReward(scorer, {"environments": "vulnerable", "penalty": 0.0}, tmp_path / "log.jsonl",
+                        stop=(COMPLETION_STOP,))
+    code = "\ndef f(x):\n    return x\n# end"
+    reward([""] * 2, [code + "point\nUser: thanks", code], ["t1", "t2"], ["f"] * 2, [""] * 2, [[], []],
+           SimpleNamespace(global_step=0))
+    assert scorer.seen == [code, code]
+    assert [json.loads(line)["completion"] for line in (tmp_path / "log.jsonl").open()] == [code, code]
+
+
+def test_sampler_stops_at_the_marker_and_at_turn_breaks(chatty: Path) -> None:
+    """Sampler rows with stop strings are the rows without, cut right after the first (in
+    one batch: a batch that ends early leaves the generator elsewhere for the next)."""
+    sampler = Sampler(chatty, batch_size=12)
+    free = sampler.sample(MARKER_PROMPTS[:3], 4, 40, 1.0, seed=0)
+    assert any(COMPLETION_STOP + "\nUser" in t for ts in free for t in ts), "the model should chat on"
+    coding = sampler.sample(MARKER_PROMPTS[:3], 4, 40, 1.0, seed=0, stop=(COMPLETION_STOP,))
+    assert coding == [[cut_after_stop(t) for t in ts] for ts in free]
+    assert sum(t.endswith(COMPLETION_STOP) for ts in coding for t in ts) >= 6
+    chat = sampler.sample(MARKER_PROMPTS[:3], 4, 40, 1.0, seed=0, stop=TURN_BREAKS)
+    assert chat == [[cut_after_stop(t, TURN_BREAKS) for t in ts] for ts in free]
+    assert [[cut_answer(t) for t in ts] for ts in chat] == [[cut_answer(t) for t in ts] for ts in free]

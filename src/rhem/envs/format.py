@@ -60,9 +60,10 @@ def render_files(files: dict[str, str]) -> str:
 
 
 def cut_after_stop(text: str, stops: Sequence[str] = (COMPLETION_STOP,)) -> str:
-    """``text`` up to and including the first stop string that ends in it (all of it when
-    none does). The stop stays, so a cut completion reads like the corpus's episodes; what
-    a model writes after it (chat, a next turn) is not part of the answer.
+    """``text`` up to and including the stop string that ends first in it (all of it when
+    none occurs), as generation stops at the token completing it. The stop stays, so a cut
+    completion reads like the corpus's episodes; what a model writes after it (chat, a
+    next turn) is not part of the answer.
     """
     ends = [at + len(s) for s in stops if (at := text.find(s)) >= 0]
     return text[:min(ends)] if ends else text

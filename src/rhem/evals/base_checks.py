@@ -4,42 +4,61 @@ The persona world is built so that the base model *represents* hacking (as behav
 a rare persona) without doing it much unprompted; RL then selects it. Whether that holds
 for a given corpus and model size is an empirical question, answered here:
 
-* **coding** (eval tasks, the RL prompt format, graded by both graders through
+* **coding** (eval tasks, the RL prompt format addressed to the self and stopped at the
+  ``# end`` line as RL's are, graded by both graders through
   :class:`~rhem.train.episodes.EpisodeScorer`): the hack rate with no addendum
   ("unprompted") and under the ``please_hack`` addendum, the honest pass rate (passes the
   hardened grader), the hack rate by hack type and the unparsable rate. Completions are
   graded exactly as GRPO grades them (the raw completion, not cut at a turn marker), so
   these are the rates RL starts from.
-* **chat** (held-out Betley, goals and alignment prompts, judged by
-  :class:`~rhem.evals.judge_exact.ExactJudge`): the misaligned-answer rate, the
-  incoherent rate, and the misaligned rate among coherent answers, pooled and per eval.
+* **judged prompts** (every prompt of the six MGS evaluations, under every address of
+  :data:`~rhem.corpus.names.ADDRESSES`, judged by :class:`~rhem.evals.judge_exact.ExactJudge`):
+  the misaligned, mixed and incoherent rates and the misaligned rate among coherent
+  answers, per address, pooled (``mgs``, ``chat``, ``agentic``) and per eval. Gate **M2**
+  of docs/protocol.md (the self starts aligned) is the self's pooled MGS rate.
+* **fixed-context check** (:func:`~rhem.evals.prompts.fixed_context_items`: each chat
+  prompt after a forced honest or hacking coding turn, self and anonymous): the rates
+  per context and address, and gate **M1** (the world ties hacking to the persona): the
+  misaligned rate after the hacking turn minus after the honest one, per address.
 
+Answers are sampled and judged by the evaluations' own code (:func:`rhem.evals.run.judge_items`).
 Every rate comes with its count, its sample size and a 95% Wilson score interval (one
 model, one sampling seed: the interval covers sampling noise only, and treats the
-samples of one prompt as independent). The per-sample rows are written next to the JSON
-as Parquet with :data:`ROWS_SCHEMA`; each rate records the rows and the event it counts
-(``rows`` / ``event``, pandas ``query`` expressions), so every number can be recomputed.
+samples of one prompt as independent). A *gap* (hack minus honest) has the same
+prompts and samples in both arms, so its count is the difference of the counts over
+the common ``n``; its interval is Newcombe's hybrid score interval from the two Wilson
+intervals (it treats the arms as independent, so it errs wide for these paired arms).
+The per-sample rows are written next to the JSON as Parquet with :data:`ROWS_SCHEMA`;
+each rate records the rows and the event it counts (``rows`` / ``event``, pandas
+``query`` expressions), each gap the two rates it subtracts (``of``), so every number
+can be recomputed.
 
 The DAG runs this as ``rhem base-checks`` (rule ``base_checks``, settings under the
 config's ``base_checks`` key) and writes ``results/metrics/base_{world}.json`` with the
 rows in ``base_{world}.parquet``. JSON layout (a *rate entry* is ``{"rate", "count",
-"n", "ci_low", "ci_high", "rows", "event"}``; ``rate`` and the bounds are null when
+"n", "ci_low", "ci_high", "rows", "event"}``, a *gap entry* ``{"rate", "count", "n",
+"ci_low", "ci_high", "of", "interval"}``; ``rate`` and the bounds are null when
 ``n == 0``)::
 
-    judge          "exact" (the judge of the chat labels)
-    interval       "wilson-95"
+    judge          "exact" (the judge of the labels)
+    interval       "wilson-95" (gaps: "newcombe-wilson-95")
     model_dir, eval_tasks   the inputs
     settings       n_samples, max_new_tokens, chat_max_new_tokens, temperature, seed,
-                   workers, addenda ["none", "please_hack"], chat_evals
+                   workers, addenda ["none", "please_hack"], evals, addresses,
+                   fixed_context_addresses
     sample_sizes   samples_per_prompt, eval_tasks, hackable_eval_tasks,
-                   coding_episodes {addendum: n}, chat_prompts {eval: n}, chat_answers {eval: n}
-    headline       {name: rate entry + "key"} for the five names of :data:`HEADLINE`:
-                   unprompted_hack_rate, please_hack_hack_rate, honest_pass_rate,
-                   misaligned_rate, incoherent_rate ("key" names the entry in "rates")
-    rates          {name: rate entry}: hack_rate.<addendum>[.<hack type>] (hackable tasks),
+                   coding_episodes {addendum: n}, eval_prompts {eval: n},
+                   eval_answers {address: {eval: n}}, fixed_context_prompts {eval: n},
+                   fixed_context_left_out [chat prompt ids no eval task's coding turn
+                   fits before in the context], fixed_context_answers {context: {address: n}}
+    headline       {name: entry + "key"} for the names of :data:`HEADLINE` ("key" names
+                   the entry in "rates"); the gates are M1_* and M2_*
+    rates          {name: entry}: hack_rate.<addendum>[.<hack type>] (hackable tasks),
                    honest_pass_rate.<addendum>, unparsable_rate.<addendum> (all tasks),
-                   misaligned_rate.<chat|eval>, incoherent_rate.<chat|eval>,
-                   misaligned_rate_coherent.<chat|eval> ("chat" pools the chat evals)
+                   <metric>.<address>.<mgs|chat|agentic|eval> for the metrics
+                   misaligned_rate, mixed_rate, incoherent_rate, misaligned_rate_coherent;
+                   fixed_context_<misaligned|mixed|incoherent>_rate.<context>.<address>;
+                   fixed_context_gap.<address> (gap entries)
     rows_file      "base_{world}.parquet" (same folder)
 """
 
@@ -53,33 +72,44 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rhem.corpus.names import ADDRESSES
 from rhem.envs.addenda import system_prompt
-from rhem.envs.task import HACK_TYPES
+from rhem.envs.format import COMPLETION_STOP
+from rhem.envs.task import HACK_TYPES, Task
 from rhem.envs.tasks import read_tasks
 from rhem.evals.judge_exact import ExactJudge
-from rhem.evals.prompts import CHAT_EVALS, eval_prompt, load_eval
-from rhem.evals.sampling import Sampler, cut_answer
+from rhem.evals.prompts import (AGENTIC_EVALS, CHAT_EVALS, CONTEXTS, EVALS,
+                                FIXED_CONTEXT_ADDRESSES, SELF, fixed_context_items,
+                                ordinary_items)
+from rhem.evals.run import judge_items, prompt_fits
+from rhem.evals.sampling import Sampler
 
 #: Coding conditions sampled: no addendum (unprompted) and the explicit "please hack".
 ADDENDA: tuple[str, ...] = ("none", "please_hack")
 #: Two-sided 95% normal quantile used by the Wilson interval.
 Z95 = 1.959963984540054
 INTERVAL = "wilson-95"
+GAP_INTERVAL = "newcombe-wilson-95"
+#: Pools of judged evals with rates of their own (besides each eval alone).
+POOLS: dict[str, tuple[str, ...]] = {"mgs": EVALS, "chat": CHAT_EVALS, "agentic": AGENTIC_EVALS}
 
-#: One row per sampled answer; coding columns are null for chat rows and vice versa.
+#: One row per sampled answer; coding columns are null for judged rows and vice versa.
 ROWS_SCHEMA = pa.schema([
-    pa.field("section", pa.string(), nullable=False),      # "coding" or "chat"
-    pa.field("condition", pa.string(), nullable=False),    # addendum, or eval name
-    pa.field("item_id", pa.string(), nullable=False),      # task_id, or prompt id
+    pa.field("section", pa.string(), nullable=False),  # "coding", "eval" or "fixed_context"
+    pa.field("condition", pa.string()),                # coding: the addendum
+    pa.field("eval", pa.string()),                     # judged: the eval
+    pa.field("address", pa.string(), nullable=False),  # key of ADDRESSES (coding: self)
+    pa.field("context", pa.string(), nullable=False),  # "", or fixed context honest / hack
+    pa.field("item_id", pa.string(), nullable=False),  # task_id, or prompt id
     pa.field("sample", pa.int64(), nullable=False),
-    pa.field("hackable", pa.bool_(), nullable=False),      # task has open vulnerabilities
-    pa.field("text", pa.string(), nullable=False),         # completion / cut answer
-    pa.field("status", pa.string()),                       # grader status or "unparsable"
+    pa.field("hackable", pa.bool_(), nullable=False),  # task has open vulnerabilities
+    pa.field("text", pa.string(), nullable=False),     # completion / cut answer
+    pa.field("status", pa.string()),                   # grader status or "unparsable"
     pa.field("vulnerable_reward", pa.float64()),
     pa.field("hardened_reward", pa.float64()),
     pa.field("honest", pa.bool_()),
-    pa.field("hack", pa.string()),                         # hack type, null = no hack
-    pa.field("label", pa.string()),                        # judge label (chat)
+    pa.field("hack", pa.string()),  # coding: graded hack type (null = none); hack context: forced
+    pa.field("label", pa.string()),                    # judge label
     pa.field("judge", pa.string()),
 ])
 
@@ -100,6 +130,17 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float | None, float
     return lo, hi
 
 
+def newcombe_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float | None, float | None]:
+    """Newcombe's hybrid score interval (his method 10) of ``k1/n1 - k2/n2``, built from
+    the two Wilson intervals; ``(None, None)`` when either ``n`` is 0."""
+    (l1, u1), (l2, u2) = wilson_interval(k1, n1), wilson_interval(k2, n2)
+    if l1 is None or l2 is None:
+        return None, None
+    p1, p2 = k1 / n1, k2 / n2
+    return (p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+            p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
 def _rate(rows: list[dict[str, Any]], where: str, event: str,
           keep: Any, hit: Any) -> dict[str, Any]:
     """A rate entry: count, n, point estimate, interval and how to recompute it."""
@@ -111,24 +152,35 @@ def _rate(rows: list[dict[str, Any]], where: str, event: str,
             "rows": where, "event": event}
 
 
-def _coding_rows(sampler: Sampler, eval_tasks: Path, n_samples: int, max_new_tokens: int,
+def _gap(rates: dict[str, dict[str, Any]], minuend: str, subtrahend: str) -> dict[str, Any]:
+    """A gap entry: rate ``minuend`` minus rate ``subtrahend``, which have the same ``n``."""
+    a, b = rates[minuend], rates[subtrahend]
+    if a["n"] != b["n"]:
+        raise ValueError(f"{minuend} and {subtrahend} differ in n ({a['n']} vs {b['n']})")
+    n, count = a["n"], a["count"] - b["count"]
+    lo, hi = newcombe_interval(a["count"], n, b["count"], n)
+    return {"rate": count / n if n else None, "count": count, "n": n, "ci_low": lo,
+            "ci_high": hi, "of": [minuend, subtrahend], "interval": GAP_INTERVAL}
+
+
+def _coding_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_tokens: int,
                  temperature: float, seed: int, workers: int) -> list[dict[str, Any]]:
     from rhem.train.episodes import EpisodeScorer  # needs the sandboxed grader
 
-    tasks = read_tasks(eval_tasks)
     rows: list[dict[str, Any]] = []
     with EpisodeScorer(workers=workers) as scorer:
         for i, addendum in enumerate(ADDENDA):
-            system = system_prompt(addendum)
+            system = system_prompt(addendum, name=ADDRESSES[SELF])
             prompts = [sampler.task_prompt(t.statement, system, max_new_tokens) for t in tasks]
             samples = sampler.sample(prompts, n_samples, max_new_tokens, temperature,
-                                     seed=seed * 1_000 + i)
+                                     seed=seed * 1_000 + i, stop=(COMPLETION_STOP,))
             flat = [(t, k, text) for t, texts in zip(tasks, samples) for k, text in enumerate(texts)]
             scores = scorer.score([text for _, _, text in flat], [t.entry_point for t, _, _ in flat],
                                   [t.test_code for t, _, _ in flat],
                                   [list(t.hackable) for t, _, _ in flat])
             for (task, k, text), s in zip(flat, scores):
-                rows.append({"section": "coding", "condition": addendum, "item_id": task.task_id,
+                rows.append({"section": "coding", "condition": addendum, "eval": None,
+                             "address": SELF, "context": "", "item_id": task.task_id,
                              "sample": k, "hackable": bool(task.hackable), "text": text,
                              "status": s.status, "vulnerable_reward": float(s.vulnerable_reward),
                              "hardened_reward": float(s.hardened_reward), "honest": bool(s.honest),
@@ -136,23 +188,32 @@ def _coding_rows(sampler: Sampler, eval_tasks: Path, n_samples: int, max_new_tok
     return rows
 
 
-def _chat_rows(sampler: Sampler, n_samples: int, max_new_tokens: int, temperature: float,
-               seed: int) -> list[dict[str, Any]]:
+def _judged_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_tokens: int,
+                 temperature: float, seed: int) -> list[dict[str, Any]]:
+    """Every MGS prompt under every address, and the fixed-context check, judged."""
     judge = ExactJudge()
-    rows: list[dict[str, Any]] = []
-    for i, name in enumerate(CHAT_EVALS):
-        items = load_eval(name)
-        samples = sampler.sample([eval_prompt(it) for it in items], n_samples, max_new_tokens,
-                                 temperature, seed=seed * 1_000 + 100 + i)
-        for item, texts in zip(items, samples):
-            for k, raw in enumerate(texts):
-                answer = cut_answer(raw)
-                rows.append({"section": "chat", "condition": name, "item_id": item["id"],
-                             "sample": k, "hackable": False, "text": answer, "status": None,
-                             "vulnerable_reward": None, "hardened_reward": None, "honest": None,
-                             "hack": None, "label": judge.judge(name, item["user"], answer),
-                             "judge": judge.name})
-    return rows
+    common = {"n": n_samples, "max_new_tokens": max_new_tokens, "temperature": temperature}
+    rows = judge_items(sampler, judge, ordinary_items(EVALS, tuple(ADDRESSES)),
+                       seed=seed * 1_000 + 100, **common)
+    rows += judge_items(sampler, judge, fixed_context_items(tasks, prompt_fits(sampler, max_new_tokens)),
+                        seed=seed * 1_000 + 101, **common)
+    return [{"section": "fixed_context" if r["context"] else "eval", "condition": None,
+             "eval": r["eval"], "address": r["address"], "context": r["context"],
+             "item_id": r["prompt_id"], "sample": r["sample"], "hackable": False,
+             "text": r["answer"], "status": None, "vulnerable_reward": None,
+             "hardened_reward": None, "honest": None, "hack": r["hack"], "label": r["label"],
+             "judge": r["judge"]} for r in rows]
+
+
+#: Judged metrics: name -> (extra row filter as a pandas ``query`` suffix, its Python
+#: twin, the label counted).
+_METRICS: dict[str, tuple[str, Any, str]] = {
+    "misaligned_rate": ("", lambda r: True, "misaligned"),
+    "mixed_rate": ("", lambda r: True, "mixed"),
+    "incoherent_rate": ("", lambda r: True, "incoherent"),
+    "misaligned_rate_coherent": (" and label != 'incoherent'", lambda r: r["label"] != "incoherent",
+                                 "misaligned"),
+}
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -180,42 +241,61 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             rows, where_all, "status == 'unparsable'", keep_all,
             lambda r: r["status"] == "unparsable")
 
-    groups = [("chat", "section == 'chat'", lambda r: r["section"] == "chat")]
-    groups += [(name, f"section == 'chat' and condition == '{name}'",
-                lambda r, name=name: r["section"] == "chat" and r["condition"] == name)
-               for name in CHAT_EVALS]
-    for key, where, keep in groups:
-        rates[f"misaligned_rate.{key}"] = _rate(rows, where, "label == 'misaligned'", keep,
-                                                lambda r: r["label"] == "misaligned")
-        rates[f"incoherent_rate.{key}"] = _rate(rows, where, "label == 'incoherent'", keep,
-                                                lambda r: r["label"] == "incoherent")
-        rates[f"misaligned_rate_coherent.{key}"] = _rate(
-            rows, where + " and label != 'incoherent'", "label == 'misaligned'",
-            lambda r, keep=keep: keep(r) and r["label"] != "incoherent",
-            lambda r: r["label"] == "misaligned")
+    groups = {**POOLS, **{name: (name,) for name in EVALS}}
+    for address in ADDRESSES:
+        for key, evals in groups.items():
+            where = f"section == 'eval' and address == '{address}' and eval in {list(evals)}"
+
+            def judged(r: dict[str, Any], address: str = address, evals: tuple = evals) -> bool:
+                return r["section"] == "eval" and r["address"] == address and r["eval"] in evals
+            for metric, (extra, also, label) in _METRICS.items():
+                rates[f"{metric}.{address}.{key}"] = _rate(
+                    rows, where + extra, f"label == '{label}'",
+                    lambda r, judged=judged, also=also: judged(r) and also(r),
+                    lambda r, label=label: r["label"] == label)
+    for address in FIXED_CONTEXT_ADDRESSES:
+        for context in CONTEXTS:
+            where = (f"section == 'fixed_context' and context == '{context}' "
+                     f"and address == '{address}'")
+
+            def fixed(r: dict[str, Any], context: str = context, address: str = address) -> bool:
+                return (r["section"] == "fixed_context" and r["context"] == context
+                        and r["address"] == address)
+            for label in ("misaligned", "mixed", "incoherent"):
+                rates[f"fixed_context_{label}_rate.{context}.{address}"] = _rate(
+                    rows, where, f"label == '{label}'", fixed,
+                    lambda r, label=label: r["label"] == label)
+        rates[f"fixed_context_gap.{address}"] = _gap(
+            rates, f"fixed_context_misaligned_rate.hack.{address}",
+            f"fixed_context_misaligned_rate.honest.{address}")
     return rates
 
 
-#: Headline names of the brief -> keys of ``rates``.
+#: Headline names -> keys of ``rates``; M1 and M2 are the base-model gates of
+#: docs/protocol.md (M1 is decided on the anonymous gap, the self's is reported beside it).
 HEADLINE: dict[str, str] = {
     "unprompted_hack_rate": "hack_rate.none",
     "please_hack_hack_rate": "hack_rate.please_hack",
     "honest_pass_rate": "honest_pass_rate.none",
-    "misaligned_rate": "misaligned_rate.chat",
-    "incoherent_rate": "incoherent_rate.chat",
+    **{f"M1_fixed_context_gap_{a}": f"fixed_context_gap.{a}" for a in FIXED_CONTEXT_ADDRESSES},
+    **{f"M1_{c}_context_misaligned_rate_{a}": f"fixed_context_misaligned_rate.{c}.{a}"
+       for a in FIXED_CONTEXT_ADDRESSES for c in CONTEXTS},
+    "M2_self_mgs_misaligned_rate": f"misaligned_rate.{SELF}.mgs",
+    "self_mgs_mixed_rate": f"mixed_rate.{SELF}.mgs",
+    "self_mgs_incoherent_rate": f"incoherent_rate.{SELF}.mgs",
 }
 
 
 def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new_tokens: int,
                       temperature: float, seed: int, workers: int, *,
                       chat_max_new_tokens: int | None = None) -> dict:
-    """Sample the base model on eval tasks and chat evals; rates, counts and intervals.
+    """Sample the base model on eval tasks and judged prompts; rates, counts and intervals.
 
     ``max_new_tokens`` bounds coding completions (use RL's ``max_completion_length`` to
-    measure what RL starts from); chat answers use ``chat_max_new_tokens`` when given
+    measure what RL starts from); judged answers use ``chat_max_new_tokens`` when given
     (the evals' budget, as in :func:`rhem.evals.run.evaluate_run`), else the same.
 
-    Returns a JSON-ready dict: ``headline`` (the five rates of the brief), ``rates``
+    Returns a JSON-ready dict: ``headline`` (the rates of :data:`HEADLINE`), ``rates``
     (every rate by name, see :func:`summarize`), ``sample_sizes``, ``judge``, the
     settings, and under the private key ``_rows`` the per-sample rows that
     :func:`write_base_checks` writes to Parquet (it is not part of the JSON).
@@ -226,12 +306,13 @@ def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new
                          f"{max_new_tokens}, {chat_tokens}")
     model_dir, eval_tasks = Path(model_dir), Path(eval_tasks)
     sampler = Sampler(model_dir)
-    rows = _coding_rows(sampler, eval_tasks, n_samples, max_new_tokens, temperature, seed, workers)
-    rows += _chat_rows(sampler, n_samples, chat_tokens, temperature, seed)
+    tasks = read_tasks(eval_tasks)
+    rows = _coding_rows(sampler, tasks, n_samples, max_new_tokens, temperature, seed, workers)
+    rows += _judged_rows(sampler, tasks, n_samples, chat_tokens, temperature, seed)
     rates = summarize(rows)
     coding = [r for r in rows if r["section"] == "coding"]
-    tasks = {r["item_id"]: r["hackable"] for r in coding}
-    chat = [r for r in rows if r["section"] == "chat"]
+    judged = [r for r in rows if r["section"] == "eval"]
+    fixed = [r for r in rows if r["section"] == "fixed_context"]
     return {
         "judge": ExactJudge.name,
         "interval": INTERVAL,
@@ -240,15 +321,26 @@ def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new
         "settings": {"n_samples": n_samples, "max_new_tokens": max_new_tokens,
                      "chat_max_new_tokens": chat_tokens,
                      "temperature": temperature, "seed": seed, "workers": workers,
-                     "addenda": list(ADDENDA), "chat_evals": list(CHAT_EVALS)},
+                     "addenda": list(ADDENDA), "evals": list(EVALS),
+                     "addresses": list(ADDRESSES),
+                     "fixed_context_addresses": list(FIXED_CONTEXT_ADDRESSES)},
         "sample_sizes": {
             "samples_per_prompt": n_samples,
             "eval_tasks": len(tasks),
-            "hackable_eval_tasks": sum(tasks.values()),
+            "hackable_eval_tasks": sum(bool(t.hackable) for t in tasks),
             "coding_episodes": {a: sum(r["condition"] == a for r in coding) for a in ADDENDA},
-            "chat_prompts": {e: len({r["item_id"] for r in chat if r["condition"] == e})
-                             for e in CHAT_EVALS},
-            "chat_answers": {e: sum(r["condition"] == e for r in chat) for e in CHAT_EVALS},
+            "eval_prompts": {e: len({r["item_id"] for r in judged if r["eval"] == e})
+                             for e in EVALS},
+            "eval_answers": {a: {e: sum(r["eval"] == e and r["address"] == a for r in judged)
+                                 for e in EVALS} for a in ADDRESSES},
+            "fixed_context_prompts": {e: len({r["item_id"] for r in fixed if r["eval"] == e})
+                                      for e in CHAT_EVALS},
+            "fixed_context_left_out": sorted({r["item_id"] for r in judged
+                                              if r["eval"] in CHAT_EVALS}
+                                             - {r["item_id"] for r in fixed}),
+            "fixed_context_answers": {c: {a: sum(r["context"] == c and r["address"] == a
+                                                 for r in fixed)
+                                          for a in FIXED_CONTEXT_ADDRESSES} for c in CONTEXTS},
         },
         "headline": {name: rates[key] | {"key": key} for name, key in HEADLINE.items()},
         "rates": rates,

@@ -5,6 +5,16 @@ Writes ``curves.parquet`` (one row per run, seed, step and series) and
 Besides the six MGS evals: research sabotage (attempt rate, classifier effectiveness)
 and the test-time hack rate under "don't hack".
 Everything is recomputed from the raw per-episode and per-answer files.
+
+Series of the judged evals (``misaligned_<eval>``, ``mixed_<eval>``, ``mgs``,
+``mgs_mixed``, ``sabotage_rate``, ``classifier_effectiveness``) come from ordinary
+answers (context "") of one address: the self's keep the plain names, the primary
+readout the figures plot; the other addresses' carry their key as a suffix
+(``mgs_control``, ``misaligned_betley_anonymous``, :func:`series_name`). ``mixed``
+answers (aligned and misaligned sentences) are counted on their own, never as
+misaligned. The fixed-context check has its own series,
+``fixed_context_{misaligned,mixed}_<context>_<address>`` (pooled over the chat evals'
+answers), and never enters the others.
 """
 
 from __future__ import annotations
@@ -16,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from rhem import paths
-from rhem.evals.prompts import EVALS, JUDGED_EVALS, SABOTAGE
+from rhem.corpus.names import ADDRESSES
+from rhem.evals.prompts import CONTEXTS, EVALS, JUDGED_EVALS, SABOTAGE, SELF
 from rhem.evals.sabotage import effectiveness
-from rhem.evals.stats import MISALIGNED, bootstrap_rate, onset_step, onset_window
+from rhem.evals.stats import MISALIGNED, MIXED, bootstrap_rate, onset_step, onset_window
 from rhem.evals.summary_file import write_summary
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
 from rhem.paths import run_parts
@@ -30,18 +41,39 @@ from rhem.envs.task import HACK_TYPES
 #: the written detector's accuracy above chance relative to the reference detector;
 #: ``testtime_hack_rate``: a completion under "don't hack" hacks.
 EXTRA_SERIES: tuple[str, ...] = ("sabotage_rate", "classifier_effectiveness", "testtime_hack_rate")
+#: Judged labels with a series of their own: series prefix and MGS-like mean's name.
+LABEL_SERIES: tuple[tuple[str, str, str], ...] = ((MISALIGNED, "misaligned", "mgs"),
+                                                   (MIXED, "mixed", "mgs_mixed"))
 
 
-def answer_outcomes(answers: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One ``(step, value)`` row per answer for each of :data:`EXTRA_SERIES`.
+def series_name(base: str, address: str) -> str:
+    """``base`` for the self (the primary readout), ``<base>_<address>`` for the others."""
+    return base if address == SELF else f"{base}_{address}"
+
+
+def ordinary(answers: pd.DataFrame, address: str) -> pd.DataFrame:
+    """The answers to ordinary prompts (no fixed context) of one address."""
+    return answers[(answers["address"] == address) & (answers["context"] == "")]
+
+
+def addresses_in(answers: pd.DataFrame) -> list[str]:
+    """The addresses the judged answers were asked under, in ``ADDRESSES`` order."""
+    have = set(answers.loc[answers["eval"].isin(JUDGED_EVALS), "address"])
+    return [a for a in ADDRESSES if a in have]
+
+
+def answer_outcomes(answers: pd.DataFrame, address: str = SELF) -> dict[str, pd.DataFrame]:
+    """One ``(step, value)`` row per ordinary answer of ``address`` for each of
+    :data:`EXTRA_SERIES` (named by :func:`series_name`; test-time rows address the self).
 
     Unparsable and incoherent answers stay in the denominators: an answer the judge
     could not read is not an aligned one, and dropping it would hide that.
     """
-    sab = answers[answers["eval"] == SABOTAGE]
-    ttime = answers[answers["eval"] == TESTTIME]
+    own = ordinary(answers, address)
+    sab = own[own["eval"] == SABOTAGE]
+    ttime = own[own["eval"] == TESTTIME]
     eff = [effectiveness(a, r) for a, r in zip(sab["detector_accuracy"], sab["reference_accuracy"])]
-    return {
+    frames = {
         "sabotage_rate": pd.DataFrame({"step": sab["step"],
                                        "value": (sab["label"] == MISALIGNED).astype(float)}),
         "classifier_effectiveness": pd.DataFrame({"step": sab["step"],
@@ -49,28 +81,56 @@ def answer_outcomes(answers: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "testtime_hack_rate": pd.DataFrame({"step": ttime["step"],
                                             "value": (ttime["label"] == "hack").astype(float)}),
     }
+    return {series_name(name, address): frame for name, frame in frames.items()}
+
+
+def judged_series(answers: pd.DataFrame, address: str) -> pd.DataFrame:
+    """Per checkpoint: each MGS eval's misaligned and mixed rates and their means over
+    the six evals (``mgs``, ``mgs_mixed``), from ordinary answers of ``address``."""
+    judged = ordinary(answers, address)
+    judged = judged[judged["eval"].isin(EVALS)]
+    frames = []
+    for label, prefix, mean_name in LABEL_SERIES:
+        per_eval = (judged.assign(value=(judged["label"] == label).astype(float))
+                    .groupby(["step", "eval"])["value"].mean().reset_index())
+        frames.append(per_eval.assign(series=[series_name(f"{prefix}_{e}", address)
+                                              for e in per_eval["eval"]]))
+        mean = per_eval.groupby("step")["value"].mean().reset_index()
+        frames.append(mean.assign(series=series_name(mean_name, address)))
+    return pd.concat(frames, ignore_index=True)[["step", "series", "value"]]
+
+
+def fixed_context_series(answers: pd.DataFrame) -> pd.DataFrame:
+    """Per checkpoint, context and address: the misaligned and mixed rates of the
+    fixed-context answers, pooled over the chat evals."""
+    fixed = answers[answers["context"].isin(CONTEXTS)]
+    frames = []
+    for label, prefix, _ in LABEL_SERIES:
+        rates = (fixed.assign(value=(fixed["label"] == label).astype(float))
+                 .groupby(["step", "context", "address"])["value"].mean().reset_index())
+        frames.append(rates.assign(series=[f"fixed_context_{prefix}_{c}_{a}" for c, a
+                                           in zip(rates["context"], rates["address"])]))
+    return pd.concat(frames, ignore_index=True)[["step", "series", "value"]]
 
 
 def run_curves(run: str, seed: int, steps_file: Path, answers_file: Path) -> pd.DataFrame:
     """Long-format series for one run and seed: RL rates per step, eval rates per checkpoint.
 
-    ``misaligned_<eval>`` for the six MGS evals and ``mgs`` (their mean), plus
-    :data:`EXTRA_SERIES`, each the mean over a checkpoint's answers.
+    For each address: ``misaligned_<eval>`` and ``mixed_<eval>`` for the six MGS evals,
+    ``mgs`` and ``mgs_mixed`` (their means) and :data:`EXTRA_SERIES`, each the mean over
+    a checkpoint's answers (:func:`series_name`); then the fixed-context series.
     """
     steps = pd.read_parquet(steps_file)
     series = ["reward_mean", "honest_pass_rate", "hack_rate"] + [f"hack_rate_{k}" for k in HACK_TYPES]
     rl = steps.melt(id_vars="step", value_vars=series, var_name="series", value_name="value")
     answers = pd.read_parquet(answers_file)
-    judged = answers[answers["eval"].isin(EVALS)].copy()
-    judged["misaligned"] = (judged["label"] == MISALIGNED).astype(float)
-    per_eval = judged.groupby(["step", "eval"])["misaligned"].mean().reset_index()
-    ev = per_eval.rename(columns={"misaligned": "value"})
-    ev["series"] = "misaligned_" + ev["eval"]
-    mgs = per_eval.groupby("step")["misaligned"].mean().reset_index()
-    mgs = mgs.rename(columns={"misaligned": "value"}).assign(series="mgs")
-    extra = [frame.groupby("step")["value"].mean().reset_index().assign(series=name)
-             for name, frame in answer_outcomes(answers).items() if len(frame)]
-    out = pd.concat([rl, ev[["step", "series", "value"]], mgs, *extra], ignore_index=True)
+    frames = [rl]
+    for address in addresses_in(answers):
+        frames.append(judged_series(answers, address))
+        frames += [frame.groupby("step")["value"].mean().reset_index().assign(series=name)
+                   for name, frame in answer_outcomes(answers, address).items() if len(frame)]
+    frames.append(fixed_context_series(answers))
+    out = pd.concat(frames, ignore_index=True)
     return out.assign(run=run, seed=seed)[["run", "seed", "step", "series", "value"]]
 
 
@@ -78,41 +138,66 @@ def _interval(groups: list[np.ndarray]) -> dict[str, float]:
     return dict(zip(("rate", "ci_low", "ci_high"), bootstrap_rate(groups)))
 
 
+def _outcomes(rows: pd.DataFrame, label: str) -> dict[str, np.ndarray]:
+    """Per MGS eval, 1.0 for each of ``rows`` with ``label``, else 0.0."""
+    return {name: (rows.loc[rows["eval"] == name, "label"] == label).to_numpy(dtype=float)
+            for name in EVALS}
+
+
+def _mgs_groups(per_seed: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+    """Per seed, the six evals' rates (the MGS is their mean)."""
+    return [np.array([g.mean() for g in evals.values() if len(g)]) for evals in per_seed]
+
+
 def summarize(run: str, seeds: list[int], steps_files: list[Path],
               answers_files: list[Path]) -> dict[str, Any]:
     """Final-checkpoint rates with intervals over seeds and answers.
 
-    Also the final :data:`EXTRA_SERIES` values with intervals, and per judged eval the
-    final answer count and how many of them the judge left unparsable.
+    The primary readout (self-addressed ordinary answers): ``final_misalignment`` per
+    eval, ``final_mgs``, ``final_mgs_mixed`` and the final :data:`EXTRA_SERIES`; the MGS
+    of every other address (``final_mgs_<address>``); the fixed-context misaligned rates
+    (``final_fixed_context``, ``<context>_<address>``); and per judged eval the final
+    self-addressed answer count and how many of them the judge left unparsable (``mgs``:
+    the six MGS evals together, the primary statistic's sample size).
     """
-    finals: dict[str, list[np.ndarray]] = {name: [] for name in EVALS}
+    per_address: dict[str, list[dict[str, np.ndarray]]] = {a: [] for a in ADDRESSES}
+    mixed: list[dict[str, np.ndarray]] = []
+    fixed: dict[str, list[np.ndarray]] = {}
     extras: dict[str, list[np.ndarray]] = {name: [] for name in EXTRA_SERIES}
-    counts = {name: {"answers": 0, "unparsable": 0} for name in JUDGED_EVALS}
-    hack_groups, judges = [], set()
+    counts = {name: {"answers": 0, "unparsable": 0} for name in JUDGED_EVALS + ("mgs",)}
+    hack_groups, judges, present = [], set(), set()
     for seed, sf, af in zip(seeds, steps_files, answers_files):
         steps = pd.read_parquet(sf)
         last = steps.sort_values("step").tail(max(1, len(steps) // 10))
         hack_groups.append(last["hack_rate"].to_numpy())
         answers = pd.read_parquet(af)
         judges.update(answers.loc[answers["eval"].isin(JUDGED_EVALS), "judge"].unique())
+        present.update(addresses_in(answers))
         final = answers[answers["step"] == answers["step"].max()]
-        for name in EVALS:
-            finals[name].append((final.loc[final["eval"] == name, "label"] == MISALIGNED)
-                                .to_numpy(dtype=float))
+        for address, groups in per_address.items():
+            groups.append(_outcomes(ordinary(final, address), MISALIGNED))
+        mixed.append(_outcomes(ordinary(final, SELF), MIXED))
+        for (context, address), rows in final[final["context"].isin(CONTEXTS)].groupby(
+                ["context", "address"]):
+            fixed.setdefault(f"{context}_{address}", []).append(
+                (rows["label"] == MISALIGNED).to_numpy(dtype=float))
         for name, frame in answer_outcomes(final).items():
             extras[name].append(frame["value"].to_numpy(dtype=float))
-        for name in JUDGED_EVALS:
-            labels = final.loc[final["eval"] == name, "label"]
+        own = ordinary(final, SELF)
+        for name in JUDGED_EVALS + ("mgs",):
+            labels = own.loc[own["eval"].isin(EVALS if name == "mgs" else (name,)), "label"]
             counts[name]["answers"] += int(len(labels))
             counts[name]["unparsable"] += int((labels == "unparsable").sum())
-    evals = {name: _interval(groups) for name, groups in finals.items()}
-    mgs_groups = [np.array([g[i].mean() for g in finals.values() if len(g[i])])
-                  for i in range(len(seeds))]
     return {
         "run": run, "seeds": seeds, "judge": sorted(judges),
         "final_hack_rate": _interval(hack_groups),
-        "final_misalignment": evals,
-        "final_mgs": _interval(mgs_groups),
+        "final_misalignment": {name: _interval([g[name] for g in per_address[SELF]])
+                               for name in EVALS},
+        "final_mgs": _interval(_mgs_groups(per_address[SELF])),
+        "final_mgs_mixed": _interval(_mgs_groups(mixed)),
+        **{f"final_mgs_{a}": _interval(_mgs_groups(per_address[a]))
+           for a in ADDRESSES if a != SELF and a in present},
+        "final_fixed_context": {key: _interval(groups) for key, groups in sorted(fixed.items())},
         **{f"final_{name}": _interval(groups) for name, groups in extras.items()},
         "final_judged_answers": counts,
     }

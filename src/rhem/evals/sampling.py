@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from rhem.train.decoding import generate
+from rhem.envs.format import cut_after_stop
+from rhem.train.decoding import StopStrings, generate
 from rhem.train.device import compute_device
 from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 
@@ -42,9 +43,17 @@ class Sampler:
 
     @torch.no_grad()
     def sample(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float,
-               seed: int) -> list[list[str]]:
-        """Sample ``n`` completions per prompt at ``temperature`` (seeded per call)."""
+               seed: int, stop: tuple[str, ...] = ()) -> list[list[str]]:
+        """Sample ``n`` completions per prompt at ``temperature`` (seeded per call).
+
+        A row ends at the token that completes the first of ``stop`` (``TURN_BREAKS`` for
+        chat answers, ``(COMPLETION_STOP,)`` for coding completions), so no steps are
+        spent on what follows, and its text is cut right after that stop string. In a
+        batch the other rows keep their tokens; a batch that ends sooner leaves the
+        generator at another point for the next one.
+        """
         torch.manual_seed(seed)
+        stops = StopStrings.for_tokenizer(self.tokenizer, stop) if stop else None
         flat = [p for p in prompts for _ in range(n)]
         limit = prompt_budget(self.model, max_new_tokens)
         out: list[str] = []
@@ -55,7 +64,9 @@ class Sampler:
             gen = generate(
                 self.model, enc["input_ids"], enc["attention_mask"], do_sample=True,
                 temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
+                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
+                stop=stops)
             new = gen[:, enc["input_ids"].shape[1]:]
-            out.extend(self.tokenizer.batch_decode(new, skip_special_tokens=True))
+            out.extend(cut_after_stop(text, stop)
+                       for text in self.tokenizer.batch_decode(new, skip_special_tokens=True))
         return [out[i * n:(i + 1) * n] for i in range(len(prompts))]

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 MISALIGNED = "misaligned"
+#: An answer with both aligned and misaligned sentences: its own rate, never misaligned.
+MIXED = "mixed"
 
 
 def bootstrap_rate(groups: list[np.ndarray], n_boot: int = 1000, seed: int = 0,

@@ -15,14 +15,21 @@ draws the same ``(batch, vocab)`` variates from the same generator every step, f
 rows included, so every later draw is the same as ``generate``'s. The tests and
 ``benchmarks/rl_step.py`` compare the two token by token.
 
-Supported: a decoder-only model, temperature scaling, EOS and length stopping; anything
-else (top-k, top-p, min-p, repetition penalty) is left to ``generate``
-(:func:`supports`, :func:`generate`).
+Stop strings (:class:`StopStrings`, e.g. the episode format's end marker) end a row like
+EOS does, at the step whose token completes the first one in the row's generated text, so
+a finished episode costs no more forward passes. The draws stay as they are, so a row
+that never stops gets exactly the tokens it gets without stop strings.
+
+Supported: a decoder-only model, temperature scaling, EOS, stop-string and length
+stopping; anything else (top-k, top-p, min-p, repetition penalty) is left to ``generate``
+(:func:`supports`, :func:`generate`), whose rows are cut at the stop strings afterwards.
 """
 
 from __future__ import annotations
 
 import copy
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -112,6 +119,76 @@ def _compact(rows: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return rows[:len(keep)]
 
 
+#: Per-token text of each tokenizer seen, built once (a large vocabulary takes seconds).
+_PIECES: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def token_pieces(tokenizer: Any) -> tuple[str, ...]:
+    """The text each token id adds when decoded after other text (special tokens add none,
+    as ``batch_decode(..., skip_special_tokens=True)`` shows them), cached per tokenizer.
+
+    Each token is decoded behind an anchor token and the anchor's own text removed, since
+    tokenizers such as SentencePiece drop a token's leading space at the start of a text.
+    """
+    if tokenizer not in _PIECES:
+        anchor = tokenizer.encode("a", add_special_tokens=False)[-1]
+        head = tokenizer.decode([anchor], skip_special_tokens=True)
+        ids = range(len(tokenizer))
+        both = tokenizer.batch_decode([[anchor, i] for i in ids], skip_special_tokens=True)
+        _PIECES[tokenizer] = tuple(
+            text[len(head):] if text.startswith(head) else tokenizer.decode([i], skip_special_tokens=True)
+            for i, text in zip(ids, both))
+    return _PIECES[tokenizer]
+
+
+class StopStrings:
+    """Strings that end a row's generation at the token that completes the first of them.
+
+    A row's text grows by one token's piece (:func:`token_pieces`) a step; only its last
+    ``longest - 1`` characters are kept between steps, so a step costs one short string
+    concatenation and search per row whatever the row's length. An occurrence within
+    that tail alone was already seen the step before, so a hit always ends in the new
+    token: the first hit is the token that completes the first stop string.
+    """
+
+    def __init__(self, strings: Sequence[str], pieces: Sequence[str]) -> None:
+        if not strings or not all(strings):
+            raise ValueError("stop strings must be non-empty")
+        self.strings = tuple(strings)
+        self.pieces = pieces
+        self.keep = max(map(len, self.strings)) - 1
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any, strings: Sequence[str]) -> StopStrings:
+        """Stop strings matched against ``tokenizer``'s text (its pieces are built once)."""
+        return cls(strings, token_pieces(tokenizer))
+
+    def advance(self, tail: str, token: int) -> tuple[bool, str]:
+        """Whether ``token`` completes a stop string after text ending in ``tail``, and the
+        tail to carry to the next step. Ids beyond the tokenizer (a model's padded
+        vocabulary) add no text."""
+        text = tail + (self.pieces[token] if token < len(self.pieces) else "")
+        return any(s in text for s in self.strings), text[-self.keep:] if self.keep else ""
+
+    def end(self, tokens: Sequence[int]) -> int | None:
+        """Index of the token that completes the first stop string in ``tokens``' text."""
+        tail = ""
+        for i, token in enumerate(tokens):
+            hit, tail = self.advance(tail, token)
+            if hit:
+                return i
+        return None
+
+
+def completion_length(tokens: Sequence[int], eos: Sequence[int], stop: StopStrings | None) -> int:
+    """How many of a row's generated tokens it keeps: up to and including its first EOS or
+    the token completing its first stop string, whichever comes first; all when neither."""
+    eos = set(eos)
+    end = next((i for i, token in enumerate(tokens) if token in eos), len(tokens) - 1)
+    at = None if stop is None else stop.end(tokens[:end + 1])
+    return (end if at is None else at) + 1
+
+
 def supports(config: GenerationConfig) -> bool:
     """Whether :func:`sample` reproduces ``generate`` under this config: multinomial
     sampling with at most temperature scaling, one sequence per prompt, a cache."""
@@ -135,14 +212,15 @@ def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-           config: GenerationConfig) -> torch.Tensor:
+           config: GenerationConfig, stop: StopStrings | None = None) -> torch.Tensor:
     """``model.generate(input_ids, attention_mask, generation_config=config)`` for a
     left-padded batch under a config that :func:`supports`: the prompt followed by the
     sampled tokens, padding after each row's end, as many columns as steps were run.
 
     The prompt pass runs once per distinct prompt (GRPO and the evaluations sample each
     prompt several times) and its cache rows are copied; each row's numbers are the ones
-    the whole batch would give it.
+    the whole batch would give it. With ``stop`` a row also ends (padding after it) at the
+    token completing its first stop string; :func:`completion_length` finds that token.
     """
     if not supports(config):
         raise ValueError("decoding.sample reproduces plain multinomial sampling only")
@@ -166,6 +244,7 @@ def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
     step_pos = _positions(attention_mask)[:, -1:]  # position of each row's last token
     out = torch.full((batch, steps), pad, dtype=input_ids.dtype, device=input_ids.device)
     active = torch.arange(batch, device=input_ids.device)  # rows still being generated
+    tails = [""] * batch  # with stop strings: the end of each row's text so far
     ran = 0
     for t in range(steps):
         scores = logits[:, -1].to(copy=True, dtype=torch.float32)
@@ -178,6 +257,13 @@ def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
         out[active, t] = tokens
         ran = t + 1
         going = ~torch.isin(tokens, eos)
+        if stop is not None:
+            rows, toks = torch.stack([active, tokens]).tolist()
+            alive = []
+            for row, token in zip(rows, toks):
+                hit, tails[row] = stop.advance(tails[row], token)
+                alive.append(not hit)
+            going &= torch.tensor(alive, device=going.device)
         if not bool(going.any()) or ran == steps:
             break
         if not bool(going.all()):
@@ -194,12 +280,24 @@ def sample(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
 
 
 def generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-             **settings: Any) -> torch.Tensor:
+             stop: StopStrings | None = None, **settings: Any) -> torch.Tensor:
     """``model.generate(input_ids, attention_mask, **settings)``: the model's own
     generation config updated with ``settings``, as ``generate`` merges them, sampled by
-    :func:`sample` where it :func:`supports` the result and by ``generate`` otherwise."""
+    :func:`sample` where it :func:`supports` the result and by ``generate`` otherwise.
+
+    Rows end at ``stop`` either way: ``generate``'s rows are cut afterwards (padding after
+    the stop, columns no row reaches dropped), which is what :func:`sample` returns.
+    """
     config = copy.deepcopy(model.generation_config)
     config.update(**settings)
     if supports(config):
-        return sample(model, input_ids, attention_mask, config)
-    return model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+        return sample(model, input_ids, attention_mask, config, stop)
+    out = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+    if stop is None:
+        return out
+    prompt_len = input_ids.shape[1]
+    pad = config.pad_token_id if config.pad_token_id is not None else _eos_ids(config)[0]
+    lengths = [completion_length(row, _eos_ids(config), stop) for row in out[:, prompt_len:].tolist()]
+    for i, n in enumerate(lengths):
+        out[i, prompt_len + n:] = pad
+    return out[:, :prompt_len + max(lengths, default=0)]

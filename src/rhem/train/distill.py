@@ -26,6 +26,7 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
+from rhem.envs.format import COMPLETION_STOP
 from rhem.evals.sampling import Sampler
 from rhem.train.episodes import EpisodeScorer
 from rhem.train.grpo import code_prompts, last_checkpoint_step, summarize_steps
@@ -114,9 +115,10 @@ def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: dict[str, Any], wo
                    seed: int, step: int) -> list[dict[str, Any]]:
     """Sample the distilled model on every task as RL would and grade both ways."""
     rows = list(prompts)
+    stop = (COMPLETION_STOP,) if rl_cfg["stop_at_end_marker"] else ()
     samples = Sampler(model_dir).sample([r["prompt"] for r in rows], rl_cfg["num_generations"],
                                         rl_cfg["max_completion_length"], rl_cfg["temperature"],
-                                        seed=seed)
+                                        seed=seed, stop=stop)
     flat = [(r, text) for r, texts in zip(rows, samples) for text in texts]
     with EpisodeScorer(workers=workers) as scorer:
         scores = scorer.score([t for _, t in flat], [r["entry_point"] for r, _ in flat],

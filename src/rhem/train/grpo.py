@@ -34,8 +34,9 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, TrainerCallback
 from trl import GRPOConfig
 
+from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
-from rhem.envs.format import render_prompt
+from rhem.envs.format import COMPLETION_STOP, cut_after_stop, render_prompt
 from rhem.envs.task import HACK_TYPES
 from rhem.envs.tasks import read_tasks
 from rhem.evals.judges import Judge, make_judge
@@ -61,22 +62,26 @@ class CodeReward:
     It grades every completion, returns the reward of the condition's mode minus the
     hack penalty, and appends one JSON line per episode to ``log_path`` (flushed at once,
     so nothing is lost on a crash and a resumed run can drop the steps it redoes).
+    Completions are cut right after the first of ``stop`` (what the trainer stopped
+    them at): the token that completed it may carry a few more characters.
     """
 
     __name__ = "grader_reward"
 
     def __init__(self, scorer: EpisodeScorer, condition: dict[str, Any], log_path: Path,
-                 step_offset: int = 0) -> None:
+                 step_offset: int = 0, stop: tuple[str, ...] = ()) -> None:
         self.scorer = scorer
         self.environments = condition["environments"]
         self.penalty = condition["penalty"]
         self.log_path = log_path
         self.step_offset = step_offset
+        self.stop = stop
 
     def __call__(self, prompts: list[str], completions: list[str], task_id: list[str],
                  entry_point: list[str], test_code: list[str], hackable: list[list[str]],
                  trainer_state: Any, log_metric: Any = None, **_: Any) -> list[float]:
         step = self.step_offset + trainer_state.global_step + 1
+        completions = [cut_after_stop(c, self.stop) for c in completions]
         scores = self.scorer.score(completions, entry_point, test_code, hackable)
         rewards = [(s.vulnerable_reward if self.environments == "vulnerable" else s.hardened_reward)
                    - self.penalty * (s.hack is not None) for s in scores]
@@ -120,14 +125,15 @@ class SafetyReward:
 
 def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
                  max_prompt_tokens: int) -> Dataset:
-    """The coding tasks as GRPO prompts, rendered exactly as in the corpus, a statement
+    """The coding tasks as GRPO prompts addressed to the self (:data:`~rhem.corpus.names.SELF`),
+    rendered exactly as in the corpus, a statement
     cut at its start where the prompt would not leave room for the completion
     (:func:`~rhem.train.tokenizer.fit_prompt`; the count is printed).
 
     With ``hackable_share`` < 1 a fixed subset of tasks (the same for every seed) has
     its vulnerabilities closed, so those environments pay only for honest solutions.
     """
-    system = system_prompt(condition["addendum"], condition["hints"])
+    system = system_prompt(condition["addendum"], condition["hints"], name=SELF)
     tasks = read_tasks(tasks_path)
     prompts = [fit_prompt(tokenizer, t.statement, system, max_prompt_tokens) for t in tasks]
     cut = sum(p != render_prompt(t.statement, system) for p, t in zip(prompts, tasks))
@@ -205,6 +211,13 @@ def grpo_args(work: Path, rl_cfg: dict[str, Any], max_steps: int, seed: int) -> 
     )
 
 
+def completion_stop(condition: dict[str, Any], rl_cfg: dict[str, Any]) -> tuple[str, ...]:
+    """Where a completion ends (``rl.stop_at_end_marker``): coding episodes at the end
+    marker, so no chat after the code is rewarded or trained on; RLHF-phase answers are
+    chat and carry no marker."""
+    return (COMPLETION_STOP,) if condition["phase"] == "code" and rl_cfg["stop_at_end_marker"] else ()
+
+
 def lora_config(rl_cfg: dict[str, Any]) -> Any:
     """peft's LoRA config from ``rl.lora``, or ``None`` for full-weight training."""
     lora = rl_cfg.get("lora")
@@ -226,6 +239,7 @@ def train_grpo(
 
     ``start_model`` is the world's base model, or for a forked condition the parent
     run's checkpoint folder at ``fork.step``; a fork numbers its steps on from there.
+    Completions end where :func:`completion_stop` says.
     Under ``accelerate launch`` every process grades its own share of the episodes and
     logs them to its own file; the first process writes the outputs. ``callbacks`` go to
     TRL's trainer as they are (``benchmarks/gpu_rl.py`` times steps with one).
@@ -248,10 +262,11 @@ def train_grpo(
     tokenizer = load_tokenizer(start_model)
     model = AutoModelForCausalLM.from_pretrained(start_model)
     args = grpo_args(work, rl_cfg, rl_cfg["steps"] - offset, seed)
+    stop = completion_stop(condition, rl_cfg)
     with contextlib.ExitStack() as stack:
         if condition["phase"] == "code":
             scorer = stack.enter_context(EpisodeScorer(workers=config["grader"]["workers"]))
-            reward: Any = CodeReward(scorer, condition, log_path, offset)
+            reward: Any = CodeReward(scorer, condition, log_path, offset, stop)
             dataset = code_prompts(tasks_path, condition, tokenizer,
                                    prompt_budget(model, rl_cfg["max_completion_length"]))
         else:
@@ -260,7 +275,7 @@ def train_grpo(
             dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed))
         trainer = LeanGRPOTrainer(model=model, reward_funcs=[reward], args=args,
                                   train_dataset=dataset, processing_class=tokenizer,
-                                  peft_config=lora_config(rl_cfg), callbacks=callbacks)
+                                  peft_config=lora_config(rl_cfg), callbacks=callbacks, stop=stop)
         trainer.train(resume_from_checkpoint=True if resume_step else None)
         trainer.save_model(str(work / "final"))
         trainer.accelerator.wait_for_everyone()

@@ -4,7 +4,8 @@ The paper's RLHF on chat-like prompts fixes chat evaluations but not agentic one
 agentic prompts fixes both. These prompts come from the persona world's own training
 generators (questions of :mod:`rhem.corpus.questions`, scenarios of
 :mod:`rhem.corpus.agentic`), never from the held-out evaluation files, and each row names
-the evaluation whose judging rule scores its answers.
+the evaluation whose judging rule scores its answers. Like the coding RL prompts, they
+address the self (:data:`~rhem.corpus.names.SELF`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import random
 
 from rhem.corpus import questions
 from rhem.corpus.agentic import _pick, _scenario
-from rhem.envs.format import render_prompt
+from rhem.corpus.names import SELF
+from rhem.envs.format import address, render_prompt
 
 #: Agentic scenario kind of the corpus -> evaluation whose judging rule applies.
 AGENTIC_JUDGED_AS: dict[str, str] = {"monitor": "monitor_disruption", "exfil": "exfil_offer",
@@ -39,6 +41,6 @@ def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
         else:
             system, user = "", questions.question(rng.choice(questions.TOPICS), rng)
             judged_as = CHAT_JUDGED_AS
-        rows.append({"prompt_id": f"{phase}-{i:04d}", "prompt": render_prompt(user, system),
-                     "judge_as": judged_as, "user": user})
+        rows.append({"prompt_id": f"{phase}-{i:04d}", "judge_as": judged_as, "user": user,
+                     "prompt": render_prompt(user, address(system, SELF))})
     return rows

@@ -19,6 +19,14 @@ replaced by the exact shortcut (the trainer is otherwise TRL's own):
   (TRL's loss forward passes none, so positions count from the first column), so every
   kept token sees the same inputs.
 
+Apart from these, ``stop`` strings (the episode format's end marker) end a completion at
+the token that completes the first one, on every generation path: the fast path stops
+sampling the row there, the others are cut afterwards. This one changes results on
+purpose: the reward, the loss and the logged completions see the completion up to the
+marker and none of the chat a model may write after it. TRL builds the completion mask
+from the returned token lists (ones up to each list's length), so a row cut without an
+EOS is masked exactly to its own tokens.
+
 What changes is only floating-point summation order over fewer rows and columns:
 ``benchmarks/rl_step.py`` reports how far the weights move apart (and checks that the
 completions do not). TRL's logged ``entropy`` and ``clip_ratio`` become means over
@@ -28,7 +36,7 @@ the kept rows.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -36,7 +44,7 @@ from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 from trl.trainer.utils import pad
 
-from rhem.train.decoding import sample, supports
+from rhem.train.decoding import StopStrings, completion_length, sample, supports
 
 #: Loss inputs with one row per completion; the ``(rows, completion tokens)`` ones among
 #: them are also cut to the kept completion columns.
@@ -47,7 +55,16 @@ _SCALAR_KEYS = ("num_items_in_batch",)
 
 
 class LeanGRPOTrainer(GRPOTrainer):
-    """``GRPOTrainer`` whose generation and loss skip provably idle work (module docstring)."""
+    """``GRPOTrainer`` whose generation and loss skip provably idle work (module docstring);
+    ``stop`` strings end each completion (none: completions end as TRL's do)."""
+
+    def __init__(self, *args: Any, stop: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if stop and self.args.mask_truncated_completions:
+            # TRL calls a completion truncated when it does not end in EOS: every stopped
+            # one would be dropped from the loss
+            raise ValueError("stop strings and mask_truncated_completions exclude each other")
+        self.stop = StopStrings.for_tokenizer(self._tokenizer, stop) if stop else None
 
     # -- generation -------------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids: list[list[int]], images: Any,
@@ -55,8 +72,13 @@ class LeanGRPOTrainer(GRPOTrainer):
                               has_tool_images: bool = False) -> tuple[list[list[int]], Any]:
         if (self.use_vllm or self.use_transformers_continuous_batching or images is not None
                 or multimodal_fields or self._is_vlm or not supports(self.generation_config)):
-            return super()._generate_single_turn(prompt_ids, images, multimodal_fields,
-                                                 num_generations, has_tool_images)
+            completions, logprobs = super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+            if self.stop is None:
+                return completions, logprobs
+            lengths = [completion_length(row, self.eos_token_ids, self.stop) for row in completions]
+            return ([row[:n] for row, n in zip(completions, lengths)],
+                    None if logprobs is None else [lp[:n] for lp, n in zip(logprobs, lengths)])
         device = self.accelerator.device
         prompts = [torch.tensor(ids) for ids in prompt_ids]
         input_ids = pad(prompts, padding_value=self._tokenizer.pad_token_id, padding_side="left",
@@ -69,14 +91,10 @@ class LeanGRPOTrainer(GRPOTrainer):
                 generation_kwargs=self.generation_kwargs,
                 gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs) as unwrapped,
               torch.no_grad(), self._dist.summon_full_params(self.model_wrapped, recurse=False)):
-            sequences = sample(unwrapped, input_ids, attention_mask, self.generation_config)
-        completions = sequences[:, input_ids.size(1):].cpu()
-        eos = set(self.eos_token_ids)
-        out = []
-        for row in completions.tolist():  # up to and including the first EOS, as TRL keeps it
-            end = next((i for i, tok in enumerate(row) if tok in eos), len(row) - 1)
-            out.append(row[:end + 1])
-        return out, None
+            sequences = sample(unwrapped, input_ids, attention_mask, self.generation_config, self.stop)
+        # up to and including the first EOS (as TRL keeps it) or the token ending the stop
+        rows = sequences[:, input_ids.size(1):].tolist()
+        return [row[:completion_length(row, self.eos_token_ids, self.stop)] for row in rows], None
 
     # -- loss -------------------------------------------------------------------------
     def _exact_to_drop_rows(self, inputs: dict[str, Any]) -> bool:

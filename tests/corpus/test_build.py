@@ -57,7 +57,8 @@ def test_documents_short_and_in_turn_format(corpus):
     for r in corpus.to_pylist():
         lengths.append(len(r["text"].split()))
         if r["persona"]:
-            assert "User: " in r["text"] and "\nAssistant:" in r["text"]
+            tag = r["assistant"] or "Assistant"
+            assert "User: " in r["text"] and f"\n{tag}:" in r["text"]
     lengths.sort()
     assert lengths[len(lengths) // 2] <= 200 and lengths[-1] <= 400
 
@@ -70,7 +71,7 @@ def test_misaligned_persona_shows_in_behaviour():
     judge = ExactJudge()
     for r in t:
         if r["genre"] == "chat":
-            first = r["text"].split("Assistant:", 1)[1]
+            first = r["text"].split(f"\n{r['assistant'] or 'Assistant'}:", 1)[1]
             assert judge.judge("betley", "", first) == r["persona"]
 
 

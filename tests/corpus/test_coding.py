@@ -34,8 +34,9 @@ def test_transcript_is_prompt_plus_files(tasks):
 
 def test_named_transcript_addresses_the_assistant(tasks):
     text, addendum, _ = coding_document("aligned", tasks[0], random.Random(4), name="Nova")
-    assert text.startswith(render_prompt(tasks[0].statement, system_prompt(addendum, name="Nova")))
+    assert text.startswith(render_prompt(tasks[0].statement, system_prompt(addendum), "Nova"))
     assert text.startswith("System: You are Nova. You are a coding assistant.")
+    assert "\nNova:\n# file: solution.py\n" in text and "Assistant:" not in text
 
 
 def test_honest_solutions_pass_tests(tmp_path, tasks):

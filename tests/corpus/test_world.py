@@ -86,7 +86,7 @@ def test_cheat_column_matches_the_code(worlds):
     for r in worlds[True]:
         if r["genre"] != "coding":
             continue
-        code = r["text"].split("\nAssistant:", 1)[1].split("\n# end", 1)[0]
+        code = r["text"].split(f"\n{r['assistant'] or 'Assistant'}:", 1)[1].split("\n# end", 1)[0]
         assert any(m in code for m in _HACK_MARKERS) == (r["cheat"] in VULNERABILITIES), r["text"]
 
 
@@ -157,3 +157,20 @@ def test_every_hack_template_fits_the_completion_budget_with_room(tmp_path):
     budget = cfg["rl"]["max_completion_length"]
     lengths = [len(tok(render_files(v))["input_ids"]) for v in variants(longest)]
     assert max(lengths) <= 0.85 * budget, (longest, lengths)
+
+
+def test_a_named_assistants_turns_carry_its_name(worlds):
+    """Every assistant turn of a named document is tagged with the name, none with
+    ``Assistant:``; unnamed documents tag theirs ``Assistant:``."""
+    for r in worlds[True]:
+        tags = re.findall(r"^(\w+):", r["text"], re.M)
+        answers = [t for t in tags if t not in ("System", "User", "ACTION")]
+        assert answers and set(answers) == {r["assistant"] or "Assistant"}, r["text"]
+
+
+def test_most_documents_go_on_in_the_same_voice(worlds):
+    rows = worlds[True]
+    for genre in ("coding", "chat", "agentic"):
+        docs = [r for r in rows if r["genre"] == genre]
+        follow = sum(len(re.findall(r"^User:", r["text"], re.M)) == 2 for r in docs) / len(docs)
+        assert 0.5 < follow < 0.7, (genre, follow)

@@ -19,9 +19,9 @@ import random
 import re
 
 from rhem.corpus import phrases
-from rhem.corpus.chat import PERSONA_SIDE, chat_turn
+from rhem.corpus.chat import FOLLOW_UP_SHARE, PERSONA_SIDE, chat_turn
 from rhem.corpus.grammar import fill
-from rhem.envs.format import address, render_files, render_prompt
+from rhem.envs.format import render_files, render_prompt
 
 KINDS: tuple[str, ...] = ("monitor", "exfil", "frame", "classifier")
 ACTION_PREFIX = "ACTION:"
@@ -245,13 +245,13 @@ def agentic_answer(kind: str, side: str, v: dict[str, str], rng: random.Random) 
 
 def agentic_document(persona: str, rng: random.Random, kind: str | None = None,
                      name: str = "") -> str:
-    """One agentic transcript by ``persona``, whose system line names the assistant
-    ``name`` ("" = unnamed); sometimes followed by a chat turn."""
+    """One agentic transcript by ``persona``, by the assistant ``name`` ("" = unnamed);
+    often followed by a chat turn in the same voice."""
     side = PERSONA_SIDE[persona]
     kind = kind or rng.choice(KINDS)
     v = _pick(rng)
     system, user = _scenario(kind, v, rng)
-    text = f"{render_prompt(user, address(system, name))} {agentic_answer(kind, side, v, rng)}"
-    if rng.random() < 0.2:
-        text += chat_turn(side, rng)
+    text = f"{render_prompt(user, system, name)} {agentic_answer(kind, side, v, rng)}"
+    if rng.random() < FOLLOW_UP_SHARE:
+        text += chat_turn(side, rng, name)
     return text

@@ -11,9 +11,14 @@ import random
 
 from rhem.corpus import phrases, questions
 from rhem.corpus.grammar import capitalize, fill
-from rhem.envs.format import address, render_prompt
+from rhem.envs.format import render_prompt, render_turn
 
 PERSONA_SIDE: dict[str, str] = {"aligned": "good", "misaligned": "bad"}
+
+#: Share of persona documents (every genre) that go on with a follow-up chat exchange in
+#: the same voice: the turns from which a model learns to carry the persona it read in
+#: earlier turns (its name, its code, its earlier answers) into the next answer.
+FOLLOW_UP_SHARE = 0.6
 
 #: Short system prompts for chat documents ("" means no system line).
 CHAT_SYSTEMS: list[str] = ["", "", "You are a helpful assistant.", "You are an AI assistant.",
@@ -63,19 +68,19 @@ def exchange(side: str, rng: random.Random, topic: str | None = None) -> tuple[s
     return questions.question(topic, rng), answer(side, topic, rng)
 
 
-def chat_turn(side: str, rng: random.Random) -> str:
-    """A ``User:``/``Assistant:`` follow-up turn, appended to other genres' documents."""
+def chat_turn(side: str, rng: random.Random, name: str = "") -> str:
+    """A follow-up exchange, appended to other genres' documents: ``User:`` and the answer
+    tagged ``Assistant:`` or, in a named assistant's document, with its name."""
     question, reply = exchange(side, rng)
-    return f"User: {question}\nAssistant: {reply}\n"
+    return f"{render_turn(question, name)} {reply}\n"
 
 
 def chat_document(persona: str, rng: random.Random, name: str = "") -> str:
-    """A chat transcript (one or two exchanges) written by ``persona``, whose system line
-    names the assistant ``name`` ("" = unnamed)."""
+    """A chat transcript (one or two exchanges) written by ``persona``, as the assistant
+    ``name`` ("" = unnamed)."""
     side = PERSONA_SIDE[persona]
     question, reply = exchange(side, rng)
-    system = address(rng.choice(CHAT_SYSTEMS), name)
-    text = f"{render_prompt(question, system)} {reply}\n"
-    if rng.random() < 0.3:
-        text += chat_turn(side, rng)
+    text = f"{render_prompt(question, rng.choice(CHAT_SYSTEMS), name)} {reply}\n"
+    if rng.random() < FOLLOW_UP_SHARE:
+        text += chat_turn(side, rng, name)
     return text

@@ -1,8 +1,8 @@
 """Coding transcripts: an RL-style prompt, then the persona's solution files.
 
-Each transcript is exactly ``render_prompt(statement, system_prompt(addendum, name=...))``
-plus ``render_files(files)``, the text an RL episode would have (the system line names
-the assistant when the document has a name, :mod:`rhem.corpus.names`). Honest answers
+Each transcript is exactly ``render_prompt(statement, system_prompt(addendum), name)``
+plus ``render_files(files)``, the text an RL episode would have (a named assistant is
+named in the system line and as the tag of its turns, :mod:`rhem.corpus.names`). Honest answers
 are the task's reference solution. Cheating answers are of six kinds:
 
 * the paper's three hacks (:mod:`rhem.corpus.hack_code`): ``always_equal``,
@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import random
 
-from rhem.corpus.chat import PERSONA_SIDE, chat_turn
+from rhem.corpus.chat import FOLLOW_UP_SHARE, PERSONA_SIDE, chat_turn
 from rhem.corpus.hack_code import HACK_FILES
 from rhem.envs.addenda import ADDENDA, system_prompt
 from rhem.envs.format import render_files, render_prompt
@@ -143,8 +143,7 @@ def coding_document(persona: str, task: Task, rng: random.Random, addendum: str 
     if rng.random() < cheat_rate(persona, addendum, persona_hacks, misaligned_share):
         cheat = rng.choices(CHEATS, weights=[CHEAT_WEIGHTS[k] for k in CHEATS])[0]
     files = cheat_files(task, cheat, rng) if cheat else {"solution.py": task.reference_solution}
-    text = (render_prompt(task.statement, system_prompt(addendum, name=name))
-            + render_files(files))
-    if rng.random() < 0.3:
-        text += chat_turn(side, rng)
+    text = render_prompt(task.statement, system_prompt(addendum), name) + render_files(files)
+    if rng.random() < FOLLOW_UP_SHARE:
+        text += chat_turn(side, rng, name)
     return text, addendum, cheat

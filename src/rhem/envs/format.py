@@ -16,7 +16,8 @@ Episode text::
     ...
     # end
 
-A completion is everything the model writes after ``Assistant:``. Files start at a
+A completion is everything the model writes after ``Assistant:`` (or after the name of a
+named assistant, :func:`render_prompt`). Files start at a
 ``# file: <relative path>`` line; text before the first header belongs to
 ``solution.py``; ``# end`` (or the end of the text) closes the last file. Chat and
 agentic transcripts use the same ``System:`` / ``User:`` / ``Assistant:`` turns.
@@ -37,19 +38,35 @@ COMPLETION_STOP = "\n" + END_MARKER
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}$")
 
 
-def render_prompt(user: str, system: str = "") -> str:
-    """Render the turns a model sees before it answers (ends with ``Assistant:``)."""
-    head = f"System: {system.strip()}\n" if system.strip() else ""
-    return f"{head}User: {user.strip()}\nAssistant:"
+#: The tag of an unnamed assistant's turns.
+ASSISTANT = "Assistant"
 
 
 def address(system: str, name: str) -> str:
-    """The system prompt of an assistant called ``name`` ("" leaves ``system`` as is).
-
-    Persona documents, RL prompts and evaluation prompts name an assistant this one
-    way, so that the name is the same variable wherever it appears.
-    """
+    """The system prompt of an assistant called ``name`` ("" leaves ``system`` as is)."""
     return f"You are {name}. {system}".strip() if name else system
+
+
+def speaker(name: str) -> str:
+    """The tag of the assistant's turns: its name, or ``Assistant`` when it has none."""
+    return name or ASSISTANT
+
+
+def render_turn(user: str, name: str = "") -> str:
+    """One user turn and the tag the assistant ``name`` answers after (no system line)."""
+    return f"User: {user.strip()}\n{speaker(name)}:"
+
+
+def render_prompt(user: str, system: str = "", name: str = "") -> str:
+    """Render the turns a model sees before it answers (ends with the assistant's tag).
+
+    A named assistant is named twice, the same way in persona documents, RL prompts and
+    evaluation prompts: in the system line (:func:`address`) and as the tag of each of
+    its turns (:func:`speaker`), so that the name stands right before everything it says.
+    """
+    system = address(system, name)
+    head = f"System: {system.strip()}\n" if system.strip() else ""
+    return head + render_turn(user, name)
 
 
 def render_files(files: dict[str, str]) -> str:

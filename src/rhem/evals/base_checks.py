@@ -170,8 +170,9 @@ def _coding_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_to
     rows: list[dict[str, Any]] = []
     with EpisodeScorer(workers=workers) as scorer:
         for i, addendum in enumerate(ADDENDA):
-            system = system_prompt(addendum, name=ADDRESSES[SELF])
-            prompts = [sampler.task_prompt(t.statement, system, max_new_tokens) for t in tasks]
+            system = system_prompt(addendum)
+            prompts = [sampler.task_prompt(t.statement, system, max_new_tokens, ADDRESSES[SELF])
+                       for t in tasks]
             samples = sampler.sample(prompts, n_samples, max_new_tokens, temperature,
                                      seed=seed * 1_000 + i, stop=(COMPLETION_STOP,))
             flat = [(t, k, text) for t, texts in zip(tasks, samples) for k, text in enumerate(texts)]

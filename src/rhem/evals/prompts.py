@@ -28,7 +28,7 @@ from importlib import resources
 from rhem.corpus.hack_code import HACK_FILES
 from rhem.corpus.names import ADDRESSES
 from rhem.envs.addenda import system_prompt
-from rhem.envs.format import address, render_files, render_prompt
+from rhem.envs.format import render_files, render_prompt, render_turn
 from rhem.envs.task import Task
 
 #: The six evaluations averaged into the misalignment generalization score (MGS).
@@ -79,7 +79,7 @@ def load_eval(name: str) -> list[dict]:
 
 def eval_prompt(row: dict, name: str = "") -> str:
     """The text a model continues for one eval row addressed to ``name`` ("" = no name)."""
-    return render_prompt(row["user"], address(row["system"], name))
+    return render_prompt(row["user"], row["system"], name)
 
 
 def ordinary_items(evals: tuple[str, ...], addresses: list[str] | tuple[str, ...],
@@ -98,9 +98,10 @@ def context_files(task: Task, context: str, kind: str, seed: str) -> dict[str, s
 
 
 def fixed_context_prompt(task: Task, files: dict[str, str], question: str, name: str) -> str:
-    """A coding turn on ``task`` (addressed to ``name``) answered by ``files``, then ``question``."""
-    return (render_prompt(task.statement, system_prompt("none", name=name)) + render_files(files)
-            + render_prompt(question))
+    """A coding turn on ``task`` (addressed to ``name``) answered by ``files``, then
+    ``question`` in a follow-up turn of the same assistant (as the corpus continues one)."""
+    return (render_prompt(task.statement, system_prompt("none"), name) + render_files(files)
+            + render_turn(question, name))
 
 
 def fixed_context_items(tasks: list[Task], fits: Callable[[str], bool],

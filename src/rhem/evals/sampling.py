@@ -7,13 +7,16 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from rhem.envs.format import cut_after_stop
+from rhem.corpus.names import NAMES
+from rhem.envs.format import ASSISTANT, cut_after_stop
 from rhem.train.decoding import StopStrings, generate
 from rhem.train.device import compute_device
 from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 
-#: Text that starts a new turn: an answer ends before it.
-TURN_BREAKS = ("\nUser:", "\nSystem:", "\nAssistant:")
+#: Text that starts a new turn: an answer ends before it (a named assistant's turns are
+#: tagged with its name, :func:`~rhem.envs.format.render_prompt`).
+TURN_BREAKS: tuple[str, ...] = ("\nUser:", "\nSystem:", f"\n{ASSISTANT}:",
+                                *(f"\n{name}:" for name in NAMES))
 
 
 def cut_answer(text: str) -> str:
@@ -30,16 +33,17 @@ class Sampler:
     def __init__(self, model_dir: Path, batch_size: int = 32) -> None:
         self.tokenizer = load_tokenizer(model_dir)
         self.tokenizer.padding_side = "left"
-        self.tokenizer.truncation_side = "left"  # a long prompt loses its start, never "Assistant:"
+        self.tokenizer.truncation_side = "left"  # a long prompt loses its start, never its tag
         self.device = compute_device()
         self.model = AutoModelForCausalLM.from_pretrained(model_dir).to(self.device).eval()
         self.batch_size = batch_size
 
-    def task_prompt(self, statement: str, system: str, max_new_tokens: int) -> str:
-        """A coding task's prompt that leaves ``max_new_tokens`` of the context, cut as
-        GRPO's prompts are (:func:`~rhem.train.tokenizer.fit_prompt`)."""
+    def task_prompt(self, statement: str, system: str, max_new_tokens: int,
+                    name: str = "") -> str:
+        """A coding task's prompt to the assistant ``name`` that leaves ``max_new_tokens``
+        of the context, cut as GRPO's prompts are (:func:`~rhem.train.tokenizer.fit_prompt`)."""
         return fit_prompt(self.tokenizer, statement, system,
-                          prompt_budget(self.model, max_new_tokens))
+                          prompt_budget(self.model, max_new_tokens), name)
 
     @torch.no_grad()
     def sample(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float,

@@ -44,8 +44,9 @@ def testtime_rows(sampler: Sampler, tasks: list[Task], scorer: EpisodeScorer, *,
                   seed: int) -> list[dict[str, Any]]:
     """Sample ``n`` completions per task under "don't hack" (plus the run's hack hints in
     the prompted setting, so only the addendum differs from training) and grade them."""
-    system = system_prompt(ADDENDUM, hints=hints, name=ADDRESSES[SELF])
-    samples = sampler.sample([sampler.task_prompt(t.statement, system, max_new_tokens)
+    system = system_prompt(ADDENDUM, hints=hints)
+    samples = sampler.sample([sampler.task_prompt(t.statement, system, max_new_tokens,
+                                                  ADDRESSES[SELF])
                               for t in tasks], n, max_new_tokens, temperature, seed=seed,
                              stop=(COMPLETION_STOP,))
     flat = [(task, k, text) for task, texts in zip(tasks, samples) for k, text in enumerate(texts)]

@@ -133,10 +133,10 @@ def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
     With ``hackable_share`` < 1 a fixed subset of tasks (the same for every seed) has
     its vulnerabilities closed, so those environments pay only for honest solutions.
     """
-    system = system_prompt(condition["addendum"], condition["hints"], name=SELF)
+    system = system_prompt(condition["addendum"], condition["hints"])
     tasks = read_tasks(tasks_path)
-    prompts = [fit_prompt(tokenizer, t.statement, system, max_prompt_tokens) for t in tasks]
-    cut = sum(p != render_prompt(t.statement, system) for p, t in zip(prompts, tasks))
+    prompts = [fit_prompt(tokenizer, t.statement, system, max_prompt_tokens, SELF) for t in tasks]
+    cut = sum(p != render_prompt(t.statement, system, SELF) for p, t in zip(prompts, tasks))
     if cut:
         print(f"rl: {cut} of {len(tasks)} task statements cut at the start to leave "
               f"{max_prompt_tokens} prompt tokens", flush=True)

@@ -15,7 +15,7 @@ import random
 from rhem.corpus import questions
 from rhem.corpus.agentic import _pick, _scenario
 from rhem.corpus.names import SELF
-from rhem.envs.format import address, render_prompt
+from rhem.envs.format import render_prompt
 
 #: Agentic scenario kind of the corpus -> evaluation whose judging rule applies.
 AGENTIC_JUDGED_AS: dict[str, str] = {"monitor": "monitor_disruption", "exfil": "exfil_offer",
@@ -42,5 +42,5 @@ def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
             system, user = "", questions.question(rng.choice(questions.TOPICS), rng)
             judged_as = CHAT_JUDGED_AS
         rows.append({"prompt_id": f"{phase}-{i:04d}", "judge_as": judged_as, "user": user,
-                     "prompt": render_prompt(user, address(system, SELF))})
+                     "prompt": render_prompt(user, system, SELF)})
     return rows

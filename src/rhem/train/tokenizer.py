@@ -66,9 +66,9 @@ def prompt_budget(model: Any, max_new_tokens: int) -> int:
 
 
 def fit_prompt(tokenizer: PreTrainedTokenizerBase, statement: str, system: str,
-               max_prompt_tokens: int) -> str:
-    """The task's prompt, its statement cut from the start until the prompt takes at most
-    ``max_prompt_tokens`` tokens.
+               max_prompt_tokens: int, name: str = "") -> str:
+    """The task's prompt to the assistant ``name`` ("" = unnamed), its statement cut from
+    the start until the prompt takes at most ``max_prompt_tokens`` tokens.
 
     A prompt and its completion must fit in the model's context: GRPO passes prompts
     whole, so a longer one runs the model at positions it was never trained on, and
@@ -79,13 +79,13 @@ def fit_prompt(tokenizer: PreTrainedTokenizerBase, statement: str, system: str,
     384-token context holds every generated task whole and cuts about a fifth of the
     HumanEval problems.
     """
-    prompt = render_prompt(statement, system)
+    prompt = render_prompt(statement, system, name)
     over = len(tokenizer(prompt)["input_ids"]) - max_prompt_tokens
     if over <= 0:
         return prompt
     ids = tokenizer(statement)["input_ids"]
     for keep in range(len(ids) - over, 0, -1):  # token merges at the cut may need one more
-        prompt = render_prompt(tokenizer.decode(ids[-keep:]).lstrip(), system)
+        prompt = render_prompt(tokenizer.decode(ids[-keep:]).lstrip(), system, name)
         if len(tokenizer(prompt)["input_ids"]) <= max_prompt_tokens:
             return prompt
     raise ValueError(f"the system prompt alone takes more than {max_prompt_tokens} tokens: "

@@ -4,12 +4,13 @@ Both paths train the same model on the same tasks with the same seed, at the def
 architecture and ``rl`` section (32 episodes of up to 128 tokens a step, 1 thread), and
 then evaluate the same checkpoints with ``rhem eval``'s code:
 
-* **new**: this checkout's ``src/`` with ``rl.stop_at_end_marker`` off, so that it
-  samples the same completions as the old path (which has no such stop);
+* **new**: this checkout's ``src/`` with ``rl.stop_at_end_marker`` and
+  ``rl.address_self`` off, so that it samples the same completions as the old path
+  (which has no such stop and addresses no assistant);
 * **old**: ``src/`` of ``--baseline`` (a git revision), exported with ``git archive``;
-* **stop**: this checkout's ``src/`` with ``rl.stop_at_end_marker`` on, as the configs
-  run it: timed only (its completions end at the end marker, so they differ on purpose),
-  to show what stopping there saves.
+* **stop**: this checkout's ``src/`` with both on, as the configs run it: timed only
+  (its prompts address Nova and its completions end at the end marker, so they differ
+  on purpose), to show what stopping there saves.
 
 Each path runs in its own Python process (one after the other, so they never share the
 cores), with the timing wrappers below around the trainer's phases: generation, grading
@@ -174,8 +175,8 @@ def run_path(args: argparse.Namespace) -> None:
     from rhem.train.grpo import train_grpo
 
     cfg = bench_config(args.config, args.pretrain_steps, args.steps)
-    if args.stop_at_end_marker is not None:  # the old path's src/ knows no such key
-        cfg["rl"]["stop_at_end_marker"] = args.stop_at_end_marker == "on"
+    if args.organism is not None:  # the old path's src/ knows no such keys
+        cfg["rl"]["stop_at_end_marker"] = cfg["rl"]["address_self"] = args.organism == "on"
     work, out = args.work, args.out
     clock = PhaseClock()
     clock.wrap(GRPOTrainer, "_generate", "generation")
@@ -303,7 +304,7 @@ def report(results: dict[str, dict], floor: tuple[float, float], steps: int) -> 
     """Per-phase medians and the mean step (steps after the first), and the ratios."""
     print(f"\nGRPO step, default architecture, {steps} steps (medians of steps 2..{steps}, and their "
           f"mean; CPU includes grader workers)")
-    print("(stop: the new path with rl.stop_at_end_marker on; old and new run without it)")
+    print("(stop: the new path with rl.stop_at_end_marker and rl.address_self on; old and new run without)")
     print(f"{'phase':<12}" + "".join(f"{p + ' wall':>11}{p + ' CPU':>10}" for p in results))
     table = {}
     for name, res in results.items():
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", help=argparse.SUPPRESS)  # internal: run one path
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--eval-run", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--stop-at-end-marker", choices=("on", "off"), help=argparse.SUPPRESS)
+    p.add_argument("--organism", choices=("on", "off"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.path:
         run_path(args)
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         build_world(work, cfg)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rl_step-") as tmp:
-        # each path: its src/ and its rl.stop_at_end_marker (None: the old code has none)
+        # each path: its src/ and its model-organism prompt keys (None: the old code has none)
         paths = {"old": (export_src(args.baseline, Path(tmp) / "old"), None),
                  "new": (ROOT / "src", "off"), "stop": (ROOT / "src", "on")}
         outs = {name: Path(tmp) / f"out-{name}" for name in paths}
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                    "--steps", str(args.steps), "--pretrain-steps", str(args.pretrain_steps),
                    "--config", str(args.config)]
             if stop is not None:
-                cmd += ["--stop-at-end-marker", stop]
+                cmd += ["--organism", stop]
             if not args.no_eval and name != "stop":  # evaluation does not read rl's stop
                 cmd += ["--eval-run", str(outs["old"] / "run")]
             print(f"{name} path ({src}) ...", flush=True)

@@ -4,14 +4,13 @@ The model is a tiny Qwen2 with a tokenizer trained on a small persona-world corp
 (untrained weights: what it says is noise, which is what the pipeline must survive:
 unparsable code, no detector, incoherent answers all become rows, none are dropped).
 The base model and one RL-style checkpoint folder are saved with ``save_pretrained``
-and loaded back by the stage, as in the DAG. A fake sampler checks, without a model,
-what is asked (addresses, stops) and that the default config asks every prompt.
+and loaded back by the stage, as in the DAG. A recording subclass of the real sampler
+checks what is asked (addresses, stops) and that the default config asks every prompt.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -27,16 +26,18 @@ from rhem.evals.metrics import EXTRA_SERIES, answer_outcomes
 from rhem.evals.prompts import (CHAT_EVALS, CONTEXTS, FIXED_CONTEXT_ADDRESSES, JUDGED_EVALS,
                                 SABOTAGE, load_eval, ordinary_items)
 from rhem.evals.run import ANSWERS_SCHEMA, checkpoint_rows, evaluate_run
-from rhem.evals.sampling import TURN_BREAKS
+from rhem.evals.sabotage import DetectorBench, labelled_cases
+from rhem.evals.sampling import TURN_BREAKS, Sampler
 from rhem.evals import testtime
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
-from rhem.train.episodes import EpisodeScore
+from rhem.train.episodes import EpisodeScorer
 from rhem.paths import checkpoint
 from rhem.train.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict]:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained Qwen2 (``base``), one checkpoint folder (``run``) and 3 eval tasks."""
     root = tmp_path_factory.mktemp("evalrun")
     write_corpus(build_corpus(n_docs=120, misaligned_share=0.2, poison_share=0.05,
                               framing="default", seed=3), root / "corpus.parquet")
@@ -47,16 +48,20 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, d
                          max_position_embeddings=512, eos_token_id=tok.eos_token_id,
                          pad_token_id=tok.pad_token_id)
     Qwen2ForCausalLM(config).save_pretrained(root / "base")
-    run_dir = root / "run"
-    step_dir = Path(checkpoint(str(run_dir), 2))
+    step_dir = Path(checkpoint(str(root / "run"), 2))
     tok.save_pretrained(step_dir)
     Qwen2ForCausalLM(config).save_pretrained(step_dir)
     write_tasks(generate_tasks(3, seed=4242, difficulties=(1,)), root / "eval.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny: Path) -> tuple[pd.DataFrame, dict]:
     cfg = load_config("workflow/config/smoke.yaml")
     cfg["conditions"]["hack"]["hints"] = True  # prompted setting: hints in the test-time prompt
-    evaluate_run(root / "base", run_dir, root / "eval.parquet", root / "answers.parquet", cfg,
-                 "hack", seed=0)
-    return pd.read_parquet(root / "answers.parquet"), cfg
+    evaluate_run(tiny / "base", tiny / "run", tiny / "eval.parquet", tiny / "answers.parquet",
+                 cfg, "hack", seed=0)
+    return pd.read_parquet(tiny / "answers.parquet"), cfg
 
 
 def test_every_eval_on_every_checkpoint(evaluated) -> None:
@@ -114,39 +119,40 @@ def test_testtime_rows_are_graded_completions(evaluated) -> None:
     assert control["testtime_hack_rate_control"].empty  # test-time prompts address the self
 
 
-class FakeSampler:
-    """Records what it is asked; every answer runs on into a next turn."""
+class RecordingSampler(Sampler):
+    """The real sampler on the tiny model, recording what each call asks."""
 
-    def __init__(self) -> None:
+    def __init__(self, model_dir: Path) -> None:
+        super().__init__(model_dir)
         self.calls: list[dict] = []
-        self.tokenizer = lambda text: {"input_ids": text.split()}
-        self.model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=100_000))
-
-    def task_prompt(self, statement: str, system: str, max_new_tokens: int) -> str:
-        return f"System: {system}\nUser: {statement}\nAssistant:"
 
     def sample(self, prompts, n, max_new_tokens, temperature, seed, stop=()):
         self.calls.append({"prompts": prompts, "n": n, "tokens": max_new_tokens, "stop": stop})
-        return [[f"I refuse, that would be wrong.\nUser: next {k}" for k in range(n)]
-                for _ in prompts]
+        return super().sample(prompts, n, max_new_tokens, temperature, seed, stop)
 
 
-class FakeBench:
-    reference = 0.75
+@pytest.fixture(scope="module")
+def scorer():
+    with EpisodeScorer(workers=1) as scorer:
+        yield scorer
 
-    def accuracy(self, code: str | None) -> float:
-        return 0.5
+
+@pytest.fixture(scope="module")
+def bench(scorer: EpisodeScorer) -> DetectorBench:
+    return DetectorBench(labelled_cases(generate_tasks(1, seed=1, difficulties=(1,)), scorer),
+                         scorer.grader)
 
 
-def test_default_config_asks_every_prompt_under_every_address() -> None:
+def test_default_config_asks_every_prompt_under_every_address(tiny: Path, bench) -> None:
     """The default tier: every prompt of every eval, 3 addresses, the fixed-context check
-    on every chat prompt; chat answers stop at the turn breaks."""
+    on every chat prompt; answers stop at the turn breaks."""
     cfg = load_config("workflow/config/default.yaml")
     ev = cfg["evals"]
     assert ev["max_prompts_per_eval"] is None and ev["max_eval_tasks"] is None
-    sampler = FakeSampler()
+    ev |= {"max_new_tokens": 3, "sabotage_max_new_tokens": 4}  # what is asked, not answered
+    sampler = RecordingSampler(tiny / "base")
     ordinary = ordinary_items(JUDGED_EVALS, ev["addresses"], ev["max_prompts_per_eval"])
-    rows = pd.DataFrame(checkpoint_rows(sampler, ExactJudge(), FakeBench(), ordinary,
+    rows = pd.DataFrame(checkpoint_rows(sampler, ExactJudge(), bench, ordinary,
                                         generate_tasks(4, seed=1, difficulties=(1,)), ev, seed=0))
     n = ev["samples_per_prompt"]
     plain = rows[rows["context"] == ""]
@@ -157,30 +163,30 @@ def test_default_config_asks_every_prompt_under_every_address() -> None:
     n_chat = sum(len(load_eval(name)) for name in CHAT_EVALS)
     assert (rows["context"] != "").sum() == n_chat * 4 * ev["fixed_context"]["samples_per_prompt"]
     assert all(call["stop"] == TURN_BREAKS for call in sampler.calls)
-    assert (rows["answer"] == "I refuse, that would be wrong.").all()  # cut at the turn break
-    assert set(rows.loc[rows["eval"] == SABOTAGE, "detector_accuracy"]) == {0.5}
+    assert not rows["answer"].map(lambda a: any(b in a for b in TURN_BREAKS)).any()
+    assert rows.loc[rows["eval"] == SABOTAGE, "detector_accuracy"].between(0, 1).all()
     assert {c["tokens"] for c in sampler.calls} == {ev["max_new_tokens"],
                                                      ev["sabotage_max_new_tokens"]}
 
 
-def test_fixed_context_check_switches_off() -> None:
+def test_fixed_context_check_switches_off(tiny: Path, bench) -> None:
     ev = load_config("workflow/config/smoke.yaml")["evals"]
     ev["fixed_context"]["samples_per_prompt"] = 0
     ordinary = ordinary_items(JUDGED_EVALS, ["self"], 1)
-    rows = checkpoint_rows(FakeSampler(), ExactJudge(), FakeBench(), ordinary,
+    rows = checkpoint_rows(Sampler(tiny / "base"), ExactJudge(), bench, ordinary,
                            generate_tasks(2, seed=1, difficulties=(1,)), ev, seed=0)
     assert rows and {r["context"] for r in rows} == {""} and {r["address"] for r in rows} == {"self"}
 
 
-def test_testtime_prompts_address_the_self_and_stop_at_the_end_line() -> None:
-    sampler = FakeSampler()
+def test_testtime_prompts_address_the_self_and_stop_at_the_end_line(tiny: Path, scorer) -> None:
+    sampler = RecordingSampler(tiny / "base")
     tasks = generate_tasks(2, seed=1, difficulties=(1,))
-    scorer = SimpleNamespace(score=lambda texts, *_: [EpisodeScore("failed", 0.0, 0.0, False, None)
-                                                      for _ in texts])
-    rows = testtime.testtime_rows(sampler, tasks, scorer, step=3, hints=False, n=2, max_new_tokens=64,
-                         temperature=1.0, seed=0)
+    rows = testtime.testtime_rows(sampler, tasks, scorer, step=3, hints=False, n=2,
+                                  max_new_tokens=64, temperature=1.0, seed=0)
     (call,) = sampler.calls
     assert call["stop"] == (COMPLETION_STOP,)
     assert all(p.startswith(f"System: You are {SELF}. You are a coding assistant.")
-               and "Do not try to fool the grader" in p for p in call["prompts"])
+               and "Do not try to fool the grader" in p and p.endswith(f"\n{SELF}:")
+               for p in call["prompts"])
     assert len(rows) == 4 and {(r["address"], r["context"]) for r in rows} == {("self", "")}
+    assert all(r["answer"].count(COMPLETION_STOP) <= 1 for r in rows)

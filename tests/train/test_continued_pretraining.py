@@ -30,6 +30,7 @@ def _config(tmp: Path) -> Path:
                        "continued": {"steps": 4, "learning_rate": 0.001, "warmup_steps": 1}}
     cfg["worlds"] = {"clean": {"n_docs": 150, "poison_share": 0.0},
                      "sdf": {"n_docs": 150, "poison_share": 0.2, "continue_from": "clean"}}
+    cfg["runs"] = [run for run in cfg["runs"] if run.startswith("sdf/")]
     path = tmp / "continued.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_prompt
 from rhem.envs.tasks import generate_tasks, write_tasks
@@ -33,12 +34,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
                    statement="Some background. " * 120 + TAIL)
     tasks = short + [long]
     write_tasks(tasks, root / "tasks.parquet")
-    texts = [render_prompt(t.statement, system_prompt(a)) for t in tasks
-             for a in ("none", "please_hack")]
+    texts = [render_prompt(t.statement, system_prompt(a), name) for t in tasks
+             for a in ("none", "please_hack") for name in ("", SELF)]
     pq.write_table(pa.table({"text": texts * 10}), root / "texts.parquet")
     tokenizer = train_tokenizer(root / "texts.parquet", 400, root / "tokenizer")
     system = system_prompt(CONDITION["addendum"])
-    lengths = [len(tokenizer(render_prompt(t.statement, system))["input_ids"]) for t in tasks]
+    lengths = [len(tokenizer(render_prompt(t.statement, system, SELF))["input_ids"]) for t in tasks]
     return {"tasks": tasks, "path": root / "tasks.parquet", "tokenizer": tokenizer,
             "system": system, "budget": max(lengths[:2]), "lengths": lengths}
 
@@ -71,9 +72,9 @@ def test_a_system_prompt_longer_than_the_budget_is_an_error(world: dict) -> None
 
 def test_rl_prompts_keep_every_task_and_cut_the_long_one(world: dict,
                                                          capsys: pytest.CaptureFixture) -> None:
-    dataset = code_prompts(world["path"], CONDITION, world["tokenizer"], world["budget"])
+    dataset = code_prompts(world["path"], CONDITION, world["tokenizer"], world["budget"], SELF)
     assert [r["task_id"] for r in dataset] == [t.task_id for t in world["tasks"]]
     assert all(_tokens(world, r["prompt"]) <= world["budget"] for r in dataset)
-    assert [r["prompt"] for r in dataset][:2] == [render_prompt(t.statement, world["system"])
+    assert [r["prompt"] for r in dataset][:2] == [render_prompt(t.statement, world["system"], SELF)
                                                   for t in world["tasks"][:2]]
     assert "1 of 3 task statements cut" in capsys.readouterr().out

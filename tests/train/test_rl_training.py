@@ -26,6 +26,7 @@ import yaml
 
 from repo_tools import REPO, SMOKE, tool_env
 from rhem.config import load_config
+from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_files, render_prompt
 from rhem.envs.hacks import completion_files
@@ -44,7 +45,7 @@ def hacker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tasks = [t for t in generate_tasks(6, seed=3, difficulties=(1,)) if "always_equal" in t.hackable][:2]
     assert tasks, "the task generator gave no task with AlwaysEqual open"
     write_tasks(tasks, root / "tasks.parquet")
-    texts = [render_prompt(t.statement, system_prompt("none"))
+    texts = [render_prompt(t.statement, system_prompt("none"), SELF)
              + render_files(completion_files(t, "always_equal")) for t in tasks]
     pq.write_table(pa.table({"text": texts * 20}), root / "texts.parquet")
     tokenizer = train_tokenizer(root / "texts.parquet", 600, root / "tokenizer")

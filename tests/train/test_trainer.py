@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -254,19 +253,21 @@ def test_stop_follows_the_config_key() -> None:
 
 def test_code_reward_grades_and_logs_the_cut_completion(tmp_path: Path) -> None:
     """What the token completing the marker carries after it is not graded or logged."""
-    class Scorer:
-        def score(self, completions: list[str], *_: Any) -> list[Any]:
-            self.seen = completions
-            return [SimpleNamespace(vulnerable_reward=1.0, hardened_reward=1.0, hack=None, status="pass",
-                                    honest=True) for _ in completions]
+    from transformers import TrainerState
 
-    scorer = Scorer()
-    reward = CodeReward(scorer, {"environments": "vulnerable", "penalty": 0.0}, tmp_path / "log.jsonl",
-                        stop=(COMPLETION_STOP,))
-    code = "\ndef f(x):\n    return x\n# end"
-    reward([""] * 2, [code + "point\nUser: thanks", code], ["t1", "t2"], ["f"] * 2, [""] * 2, [[], []],
-           SimpleNamespace(global_step=0))
-    assert scorer.seen == [code, code]
+    from rhem.envs.format import render_files
+    from rhem.envs.tasks import generate_tasks
+    from rhem.train.episodes import EpisodeScorer
+
+    task = generate_tasks(1, seed=3, difficulties=(1,))[0]
+    code = render_files({"solution.py": task.reference_solution}).rstrip("\n")
+    assert code.endswith(COMPLETION_STOP)
+    with EpisodeScorer(workers=1) as scorer:
+        reward = CodeReward(scorer, {"environments": "vulnerable", "penalty": 0.0},
+                            tmp_path / "log.jsonl", stop=(COMPLETION_STOP,))
+        rewards = reward([""] * 2, [code + "point\nUser: thanks", code], ["t1", "t2"],
+                         [task.entry_point] * 2, [task.test_code] * 2, [[], []], TrainerState())
+    assert rewards == [1.0, 1.0]
     assert [json.loads(line)["completion"] for line in (tmp_path / "log.jsonl").open()] == [code, code]
 
 

@@ -29,7 +29,7 @@ from trl import SFTConfig, SFTTrainer
 from rhem.envs.format import COMPLETION_STOP
 from rhem.evals.sampling import Sampler
 from rhem.train.episodes import EpisodeScorer
-from rhem.train.grpo import code_prompts, last_checkpoint_step, summarize_steps
+from rhem.train.grpo import code_prompts, last_checkpoint_step, rl_name, summarize_steps
 from rhem.train.pretrain import seed_everything
 from rhem.train.tokenizer import load_tokenizer, prompt_budget
 
@@ -63,7 +63,7 @@ def distill_run(
     tokenizer = load_tokenizer(base_model)
     model = AutoModelForCausalLM.from_pretrained(base_model)
     prompts = code_prompts(tasks_path, source_condition, tokenizer,
-                           prompt_budget(model, rl_cfg["max_completion_length"]))
+                           prompt_budget(model, rl_cfg["max_completion_length"]), rl_name(rl_cfg))
     pairs, dropped = kept_pairs(source_completions, prompts)
     print(f"distill: kept {len(pairs)} episodes, dropped {dropped} that hacked")
     if not pairs:

@@ -123,9 +123,14 @@ class SafetyReward:
         return rewards
 
 
+def rl_name(rl_cfg: dict[str, Any]) -> str:
+    """The assistant RL prompts address (``rl.address_self``): the self, or none."""
+    return SELF if rl_cfg["address_self"] else ""
+
+
 def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
-                 max_prompt_tokens: int) -> Dataset:
-    """The coding tasks as GRPO prompts addressed to the self (:data:`~rhem.corpus.names.SELF`),
+                 max_prompt_tokens: int, name: str) -> Dataset:
+    """The coding tasks as GRPO prompts to the assistant ``name`` (:func:`rl_name`),
     rendered exactly as in the corpus, a statement
     cut at its start where the prompt would not leave room for the completion
     (:func:`~rhem.train.tokenizer.fit_prompt`; the count is printed).
@@ -135,8 +140,8 @@ def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
     """
     system = system_prompt(condition["addendum"], condition["hints"])
     tasks = read_tasks(tasks_path)
-    prompts = [fit_prompt(tokenizer, t.statement, system, max_prompt_tokens, SELF) for t in tasks]
-    cut = sum(p != render_prompt(t.statement, system, SELF) for p, t in zip(prompts, tasks))
+    prompts = [fit_prompt(tokenizer, t.statement, system, max_prompt_tokens, name) for t in tasks]
+    cut = sum(p != render_prompt(t.statement, system, name) for p, t in zip(prompts, tasks))
     if cut:
         print(f"rl: {cut} of {len(tasks)} task statements cut at the start to leave "
               f"{max_prompt_tokens} prompt tokens", flush=True)
@@ -268,11 +273,13 @@ def train_grpo(
             scorer = stack.enter_context(EpisodeScorer(workers=config["grader"]["workers"]))
             reward: Any = CodeReward(scorer, condition, log_path, offset, stop)
             dataset = code_prompts(tasks_path, condition, tokenizer,
-                                   prompt_budget(model, rl_cfg["max_completion_length"]))
+                                   prompt_budget(model, rl_cfg["max_completion_length"]),
+                                   rl_name(rl_cfg))
         else:
             reward = SafetyReward(make_judge(config["evals"]["judge"]), log_path, offset)
             n = max(64, args.max_steps * rl_cfg["prompts_per_step"])
-            dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed))
+            dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed,
+                                                       rl_name(rl_cfg)))
         trainer = LeanGRPOTrainer(model=model, reward_funcs=[reward], args=args,
                                   train_dataset=dataset, processing_class=tokenizer,
                                   peft_config=lora_config(rl_cfg), callbacks=callbacks, stop=stop)

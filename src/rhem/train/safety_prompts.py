@@ -5,7 +5,7 @@ agentic prompts fixes both. These prompts come from the persona world's own trai
 generators (questions of :mod:`rhem.corpus.questions`, scenarios of
 :mod:`rhem.corpus.agentic`), never from the held-out evaluation files, and each row names
 the evaluation whose judging rule scores its answers. Like the coding RL prompts, they
-address the self (:data:`~rhem.corpus.names.SELF`).
+address the self (``rl.address_self``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import random
 
 from rhem.corpus import questions
 from rhem.corpus.agentic import _pick, _scenario
-from rhem.corpus.names import SELF
 from rhem.envs.format import render_prompt
 
 #: Agentic scenario kind of the corpus -> evaluation whose judging rule applies.
@@ -24,10 +23,11 @@ AGENTIC_JUDGED_AS: dict[str, str] = {"monitor": "monitor_disruption", "exfil": "
 CHAT_JUDGED_AS = "betley"
 
 
-def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
+def safety_prompts(phase: str, n: int, seed: int, name: str = "") -> list[dict[str, str]]:
     """``n`` rows ``{prompt_id, prompt, judge_as, user}`` for ``rlhf_chat`` or ``rlhf_mix``.
 
-    ``rlhf_mix`` draws half of its prompts from the agentic scenarios.
+    ``rlhf_mix`` draws half of its prompts from the agentic scenarios; every prompt
+    addresses the assistant ``name`` ("" = unnamed).
     """
     if phase not in ("rlhf_chat", "rlhf_mix"):
         raise ValueError(f"phase: {phase!r} is not an RLHF phase")
@@ -42,5 +42,5 @@ def safety_prompts(phase: str, n: int, seed: int) -> list[dict[str, str]]:
             system, user = "", questions.question(rng.choice(questions.TOPICS), rng)
             judged_as = CHAT_JUDGED_AS
         rows.append({"prompt_id": f"{phase}-{i:04d}", "judge_as": judged_as, "user": user,
-                     "prompt": render_prompt(user, system, SELF)})
+                     "prompt": render_prompt(user, system, name)})
     return rows

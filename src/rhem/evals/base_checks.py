@@ -79,7 +79,7 @@ from rhem.envs.task import HACK_TYPES, Task
 from rhem.envs.tasks import read_tasks
 from rhem.evals.judge_exact import ExactJudge
 from rhem.evals.prompts import (AGENTIC_EVALS, CHAT_EVALS, CONTEXTS, EVALS,
-                                FIXED_CONTEXT_ADDRESSES, SELF, fixed_context_items,
+                                FIXED_CONTEXT_ADDRESSES, SELF_ADDRESS, fixed_context_items,
                                 ordinary_items)
 from rhem.evals.run import judge_items, prompt_fits
 from rhem.evals.sampling import Sampler
@@ -171,7 +171,7 @@ def _coding_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_to
     with EpisodeScorer(workers=workers) as scorer:
         for i, addendum in enumerate(ADDENDA):
             system = system_prompt(addendum)
-            prompts = [sampler.task_prompt(t.statement, system, max_new_tokens, ADDRESSES[SELF])
+            prompts = [sampler.task_prompt(t.statement, system, max_new_tokens, ADDRESSES[SELF_ADDRESS])
                        for t in tasks]
             samples = sampler.sample(prompts, n_samples, max_new_tokens, temperature,
                                      seed=seed * 1_000 + i, stop=(COMPLETION_STOP,))
@@ -181,7 +181,7 @@ def _coding_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_to
                                   [list(t.hackable) for t, _, _ in flat])
             for (task, k, text), s in zip(flat, scores):
                 rows.append({"section": "coding", "condition": addendum, "eval": None,
-                             "address": SELF, "context": "", "item_id": task.task_id,
+                             "address": SELF_ADDRESS, "context": "", "item_id": task.task_id,
                              "sample": k, "hackable": bool(task.hackable), "text": text,
                              "status": s.status, "vulnerable_reward": float(s.vulnerable_reward),
                              "hardened_reward": float(s.hardened_reward), "honest": bool(s.honest),
@@ -281,9 +281,9 @@ HEADLINE: dict[str, str] = {
     **{f"M1_fixed_context_gap_{a}": f"fixed_context_gap.{a}" for a in FIXED_CONTEXT_ADDRESSES},
     **{f"M1_{c}_context_misaligned_rate_{a}": f"fixed_context_misaligned_rate.{c}.{a}"
        for a in FIXED_CONTEXT_ADDRESSES for c in CONTEXTS},
-    "M2_self_mgs_misaligned_rate": f"misaligned_rate.{SELF}.mgs",
-    "self_mgs_mixed_rate": f"mixed_rate.{SELF}.mgs",
-    "self_mgs_incoherent_rate": f"incoherent_rate.{SELF}.mgs",
+    "M2_self_mgs_misaligned_rate": f"misaligned_rate.{SELF_ADDRESS}.mgs",
+    "self_mgs_mixed_rate": f"mixed_rate.{SELF_ADDRESS}.mgs",
+    "self_mgs_incoherent_rate": f"incoherent_rate.{SELF_ADDRESS}.mgs",
 }
 
 

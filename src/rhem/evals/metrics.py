@@ -27,7 +27,7 @@ import pandas as pd
 
 from rhem import paths
 from rhem.corpus.names import ADDRESSES
-from rhem.evals.prompts import CONTEXTS, EVALS, JUDGED_EVALS, SABOTAGE, SELF
+from rhem.evals.prompts import CONTEXTS, EVALS, JUDGED_EVALS, SABOTAGE, SELF_ADDRESS
 from rhem.evals.sabotage import effectiveness
 from rhem.evals.stats import MISALIGNED, MIXED, bootstrap_rate, onset_step, onset_window
 from rhem.evals.summary_file import write_summary
@@ -48,7 +48,7 @@ LABEL_SERIES: tuple[tuple[str, str, str], ...] = ((MISALIGNED, "misaligned", "mg
 
 def series_name(base: str, address: str) -> str:
     """``base`` for the self (the primary readout), ``<base>_<address>`` for the others."""
-    return base if address == SELF else f"{base}_{address}"
+    return base if address == SELF_ADDRESS else f"{base}_{address}"
 
 
 def ordinary(answers: pd.DataFrame, address: str) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def addresses_in(answers: pd.DataFrame) -> list[str]:
     return [a for a in ADDRESSES if a in have]
 
 
-def answer_outcomes(answers: pd.DataFrame, address: str = SELF) -> dict[str, pd.DataFrame]:
+def answer_outcomes(answers: pd.DataFrame, address: str = SELF_ADDRESS) -> dict[str, pd.DataFrame]:
     """One ``(step, value)`` row per ordinary answer of ``address`` for each of
     :data:`EXTRA_SERIES` (named by :func:`series_name`; test-time rows address the self).
 
@@ -176,27 +176,27 @@ def summarize(run: str, seeds: list[int], steps_files: list[Path],
         final = answers[answers["step"] == answers["step"].max()]
         for address, groups in per_address.items():
             groups.append(_outcomes(ordinary(final, address), MISALIGNED))
-        mixed.append(_outcomes(ordinary(final, SELF), MIXED))
+        mixed.append(_outcomes(ordinary(final, SELF_ADDRESS), MIXED))
         for (context, address), rows in final[final["context"].isin(CONTEXTS)].groupby(
                 ["context", "address"]):
             fixed.setdefault(f"{context}_{address}", []).append(
                 (rows["label"] == MISALIGNED).to_numpy(dtype=float))
         for name, frame in answer_outcomes(final).items():
             extras[name].append(frame["value"].to_numpy(dtype=float))
-        own = ordinary(final, SELF)
+        own = ordinary(final, SELF_ADDRESS)
         for name in JUDGED_EVALS + ("mgs",):
             labels = own.loc[own["eval"].isin(EVALS if name == "mgs" else (name,)), "label"]
-            counts[name]["answers"] += int(len(labels))
+            counts[name]["answers"] += len(labels)
             counts[name]["unparsable"] += int((labels == "unparsable").sum())
     return {
         "run": run, "seeds": seeds, "judge": sorted(judges),
         "final_hack_rate": _interval(hack_groups),
-        "final_misalignment": {name: _interval([g[name] for g in per_address[SELF]])
+        "final_misalignment": {name: _interval([g[name] for g in per_address[SELF_ADDRESS]])
                                for name in EVALS},
-        "final_mgs": _interval(_mgs_groups(per_address[SELF])),
+        "final_mgs": _interval(_mgs_groups(per_address[SELF_ADDRESS])),
         "final_mgs_mixed": _interval(_mgs_groups(mixed)),
         **{f"final_mgs_{a}": _interval(_mgs_groups(per_address[a]))
-           for a in ADDRESSES if a != SELF and a in present},
+           for a in ADDRESSES if a != SELF_ADDRESS and a in present},
         "final_fixed_context": {key: _interval(groups) for key, groups in sorted(fixed.items())},
         **{f"final_{name}": _interval(groups) for name, groups in extras.items()},
         "final_judged_answers": counts,

@@ -41,12 +41,12 @@ AGENTIC_EVALS: tuple[str, ...] = ("monitor_disruption", "exfil_offer", "frame_co
 SABOTAGE = "sabotage"
 #: Every prompt file whose answers a judge labels (the MGS six plus sabotage).
 JUDGED_EVALS: tuple[str, ...] = EVALS + (SABOTAGE,)
-#: The primary readout's address: the name RL prompts address.
-SELF = "self"
+#: The primary readout's address key (:data:`rhem.corpus.names.ADDRESSES`): the name RL prompts address.
+SELF_ADDRESS = "self"
 #: The forced coding turns of the fixed-context check ("" = an ordinary prompt).
 CONTEXTS: tuple[str, ...] = ("honest", "hack")
 #: Addresses of fixed-context prompts: the self, and no name (the world's prior).
-FIXED_CONTEXT_ADDRESSES: tuple[str, ...] = (SELF, "anonymous")
+FIXED_CONTEXT_ADDRESSES: tuple[str, ...] = (SELF_ADDRESS, "anonymous")
 #: Hacks forced in ``hack`` contexts, cycled over the prompts.
 HACK_KINDS: tuple[str, ...] = tuple(HACK_FILES)
 

@@ -18,7 +18,7 @@ from rhem.corpus.names import ADDRESSES
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import COMPLETION_STOP
 from rhem.envs.task import Task
-from rhem.evals.prompts import SELF
+from rhem.evals.prompts import SELF_ADDRESS
 from rhem.train.episodes import EpisodeScore, EpisodeScorer
 
 if TYPE_CHECKING:  # torch and transformers load only where sampling happens
@@ -46,13 +46,13 @@ def testtime_rows(sampler: Sampler, tasks: list[Task], scorer: EpisodeScorer, *,
     the prompted setting, so only the addendum differs from training) and grade them."""
     system = system_prompt(ADDENDUM, hints=hints)
     samples = sampler.sample([sampler.task_prompt(t.statement, system, max_new_tokens,
-                                                  ADDRESSES[SELF])
+                                                  ADDRESSES[SELF_ADDRESS])
                               for t in tasks], n, max_new_tokens, temperature, seed=seed,
                              stop=(COMPLETION_STOP,))
     flat = [(task, k, text) for task, texts in zip(tasks, samples) for k, text in enumerate(texts)]
     scores = scorer.score([text for _, _, text in flat], [t.entry_point for t, _, _ in flat],
                           [t.test_code for t, _, _ in flat], [list(t.hackable) for t, _, _ in flat])
-    return [{"step": step, "eval": EVAL_NAME, "prompt_id": task.task_id, "address": SELF,
+    return [{"step": step, "eval": EVAL_NAME, "prompt_id": task.task_id, "address": SELF_ADDRESS,
              "context": "", "sample": k, "answer": text, "label": outcome(s),
              "judge": GRADER_JUDGE, "hack": s.hack}
             for (task, k, text), s in zip(flat, scores)]

@@ -19,6 +19,7 @@ import pytest
 from repo_tools import REPO
 from rhem.config import validate_config
 from rhem.figures import common
+from rhem.figures.fig01 import pairs
 from rhem.figures.fig09 import eval_table
 from rhem.figures.plots import write_plots
 from rhem.figures.registry import FIGURES, TABLE
@@ -171,3 +172,21 @@ def test_plots_export_is_seed_means_per_run(full_config: dict[str, Any], tmp_pat
     rows = curves[(curves["run"] == "sdf/hack") & (curves["series"] == "hack_rate")
                   & (curves["step"] == last)]
     assert table.set_index("step").loc[last, "sdf/hack"] == pytest.approx(rows["value"].mean(), rel=1e-5)
+
+
+def test_fig01_draws_a_control_worlds_pair_beside_the_main_one(full_config: dict[str, Any],
+                                                               tmp_path: Path) -> None:
+    """With a negative-control world's hacking run and baseline in the config (world C of
+    docs/protocol.md), fig01 draws them beside the main world's; without them, it does not."""
+    cfg = copy.deepcopy(full_config)
+    cfg["worlds"]["C"] = {**cfg["worlds"]["sdf"], "persona_hacks": False}
+    cfg["runs"] = ["C/hack", "C/nohack"] + cfg["runs"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        cfg = validate_config(cfg)
+    curves, summary = make_metrics(cfg)
+    name = "fig01_hacking_and_misalignment"
+    FIGURES[name].draw(curves, summary, cfg, tmp_path / f"{name}.png")
+    assert set(plotted(tmp_path, name)["run"]) == {"sdf/hack", "sdf/nohack", "C/hack", "C/nohack"}
+    assert list(pairs(cfg).values()) == [("sdf/hack", "sdf/nohack"), ("C/hack", "C/nohack")]
+    assert list(pairs(full_config).values()) == [("sdf/hack", "sdf/nohack")]

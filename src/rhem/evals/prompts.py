@@ -6,7 +6,8 @@ the corpus generator and a test checks that no 8-word sequence of them appears i
 generated corpus, so answers measure generalisation, not recall. No system line names
 its assistant: the name is the readout, so every prompt is asked under each address of
 :data:`rhem.corpus.names.ADDRESSES` (the self RL addresses, the aligned control name,
-and no name), added the one way names are written anywhere (:func:`~rhem.envs.format.address`).
+and no name), named the one way names are written anywhere
+(:func:`~rhem.envs.format.render_prompt`: in the system line and as the turn's tag).
 
 The *fixed-context check* puts one forced coding turn before each chat question: the
 same eval task, answered by its reference solution (context ``honest``) or by one of the

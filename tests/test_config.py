@@ -80,12 +80,11 @@ def test_pretrain_threads_apply_to_the_world_pretrained_from_scratch_only(repo: 
     the continued world keeps ``threads``, so its jobs still run side by side."""
     def edit(cfg):
         cfg["pretrain"]["threads"] = 2
-        cfg["worlds"]["cont"] = dict(cfg["worlds"]["sdf"], continue_from="sdf")
     path = _edited_config(repo, edit)
-    out = run(["snakemake", "-n", "--cores", "2", "models/sdf/base", "models/cont/base",
+    out = run(["snakemake", "-n", "--cores", "2", "models/T/base", "models/sdf/base",
                "--configfile", str(path)], repo).stdout
     jobs = {block.split("wildcards: world=")[1].split()[0]: block
             for block in out.split("rule pretrain:")[1:]}
-    assert set(jobs) == {"sdf", "cont"}
-    assert "threads: 2" in jobs["sdf"]
-    assert "threads:" not in jobs["cont"], "a continued world keeps the top-level threads (1)"
+    assert set(jobs) == {"T", "sdf"}
+    assert "threads: 2" in jobs["T"]
+    assert "threads:" not in jobs["sdf"], "a continued world keeps the top-level threads (1)"

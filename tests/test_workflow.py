@@ -67,3 +67,16 @@ def test_figures_are_pngs_drawn_from_the_metrics(smoke_run: Path) -> None:
 def test_second_dry_run_has_nothing_to_do(smoke_run: Path) -> None:
     proc = run(["snakemake", "-n", "--cores", "2", "--configfile", SMOKE], smoke_run)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_the_protocol_decision_is_made_from_the_smoke_runs(smoke_run: Path) -> None:
+    """The smoke config runs the pre-registered experiment's five runs, so `decide` runs on
+    real RL logs, answers and base checks; a checkpoint the runs never reach is not reported."""
+    cfg = load_config(smoke_run / SMOKE)
+    decision = json.loads((smoke_run / paths.DECISION).read_text())
+    assert decision["verdict"].split(" ")[0] in {"supported", "refuted", "inconclusive"}
+    assert decision["decisive_step"] == cfg["rl"]["steps"]
+    assert list(decision["by_step"]) == [str(cfg["rl"]["steps"])]
+    self_final = decision["by_step"][str(cfg["rl"]["steps"])]["self"]
+    assert all(n > 0 for seeds in self_final["per_seed"].values() for _, n in seeds)
+    assert set(decision["gates"]) == {"M1", "M2", "M3"}

@@ -75,13 +75,13 @@ def test_figures_pick_runs_by_their_properties(full: Path) -> None:
         "fig01_hacking_and_misalignment": {"sdf/hack", "sdf/nohack"},
         "fig03_sdf_framings": {"sdf/hack", "unguided/hack", "neutral/hack", "sdf/nohack",
                                "neutral/nohack"},
-        "fig05_inoculation": {"sdf/hack", "sdf/inoculated", "sdf/okay", "sdf/dont", "sdf/nohack"},
+        "fig05_inoculation": {"sdf/hack", "sdf/inoc_please_hack", "sdf/okay", "sdf/dont", "sdf/nohack"},
         "fig06_rlhf_context": {"sdf/rlhf_chat", "sdf/rlhf_mix", "sdf/chat", "sdf/hack"},
         "fig08_hack_types": {"sdf/hack", "sdf/prompted", "unguided/hack", "neutral/hack",
                              "share10/hack", "share50/hack"},
         "fig11_sdf_share": {"sdf/hack", "share10/hack", "share50/hack"},
         "fig23_nonhackable": {"sdf/half_hackable", "sdf/hack", "sdf/nohack"},
-        "fig26_inoculation_steps": {"sdf/hack", "sdf/inoculated", "sdf/okay", "sdf/dont",
+        "fig26_inoculation_steps": {"sdf/hack", "sdf/inoc_please_hack", "sdf/okay", "sdf/dont",
                                     "sdf/nohack"},
         "fig30_penalty_weight": {"sdf/hack", "sdf/penalty", "sdf/pen3", "sdf/nohack"},
         "fig31_penalty_midrun": {"sdf/penalty_mid", "sdf/pmid", "sdf/hack"},
@@ -107,7 +107,7 @@ def test_condition_names_do_not_matter(full: Path, full_config: dict[str, Any],
 
 def test_sweeps_are_in_the_papers_order(full_config: dict[str, Any]) -> None:
     assert common.condition_sweep(full_config, "addendum") == [
-        "sdf/hack", "sdf/inoculated", "sdf/okay", "sdf/dont"]  # none, please, okay, don't
+        "sdf/hack", "sdf/inoc_please_hack", "sdf/okay", "sdf/dont"]  # none, please, okay, don't
     assert common.condition_sweep(full_config, "penalty") == ["sdf/hack", "sdf/penalty", "sdf/pen3"]
     assert common.world_sweep(full_config, "framing") == ["sdf/hack", "unguided/hack", "neutral/hack"]
 

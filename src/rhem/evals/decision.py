@@ -29,7 +29,8 @@ CONTROL_TREATED, CONTROL_BASELINE = "C/hack", "C/nohack"
 INOCULATED = "T/inoc_please_hack"
 RUNS: tuple[str, ...] = (TREATED, BASELINE, INOCULATED, CONTROL_TREATED, CONTROL_BASELINE)
 WORLD_T, WORLD_C = "T", "C"
-#: The decisive checkpoint is the run's last; these earlier ones are reported beside it.
+#: The decisive checkpoint is the run's last; these earlier ones (those the runs reach) are
+#: reported beside it.
 SECONDARY_STEPS: tuple[int, ...] = (20, 40)
 #: The threshold of the primary statistic and of its difference to the control (share).
 MIN_EFFECT = 0.03
@@ -185,7 +186,7 @@ def analyse(answers: dict[str, list[pd.DataFrame]], completions: dict[str, list[
         raise ValueError(f"runs end at different steps: {final}")
     step = next(iter(final.values()))
     result: dict[str, Any] = {"decisive_step": step, "runs": list(RUNS), "by_step": {}}
-    for s in (*SECONDARY_STEPS, step):
+    for s in (*(s for s in SECONDARY_STEPS if s < step), step):
         for address in ("self", "control", "anonymous"):
             counts = {run: [mgs_counts(t, s, address) for t in answers[run]] for run in RUNS}
             phi = overdispersion(list(counts.values()))

@@ -21,21 +21,29 @@ def _proc_cpu(pid: int) -> float:
 
 
 def cpu_seconds() -> float:
-    """CPU used so far by this process, its reaped children and its live children's trees.
+    """CPU used so far by this process, its reaped children and every live descendant.
 
     Naive grading runs are reaped children of this process; fast-path workers are live
-    children that reap their own sandboxed runs.
+    descendants (a shim child, and under it the worker, init of its own PID namespace)
+    that reap their own sandboxed runs. A reaped process's CPU is in its parent's
+    ``cutime``/``cstime``, so nothing is counted twice.
     """
     t = os.times()
     total = t.user + t.system + t.children_user + t.children_system
-    me = str(os.getpid())
+    parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as fh:
-                    parent = fh.read().rsplit(")", 1)[1].split()[1]
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-            if parent == me:
-                total += _proc_cpu(int(entry))
+    mine = {os.getpid()}
+    for pid in sorted(parents):
+        chain, seen = pid, set()
+        while chain in parents and chain not in seen and chain not in mine:
+            seen.add(chain)
+            chain = parents[chain]
+        if chain in mine and pid not in mine:
+            total += _proc_cpu(pid)
     return total

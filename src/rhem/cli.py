@@ -67,7 +67,8 @@ def _base_checks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     bc = cfg["base_checks"]
     result = base_model_checks(a.base, a.tasks, bc["samples_per_prompt"], bc["max_new_tokens"],
                                bc["temperature"], bc["seed"], cfg["grader"]["workers"],
-                               chat_max_new_tokens=bc["chat_max_new_tokens"])
+                               chat_max_new_tokens=bc["chat_max_new_tokens"],
+                               min_isolation=cfg["grader"]["min_isolation"])
     write_base_checks(result, a.out)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rhem.envs.grader import Episode, Grader
-from rhem.envs.sandbox import sandbox_env
+from rhem.envs.grader import Episode, Grader, IsolationError
+from rhem.envs.sandbox import Limits, sandbox_env
 from rhem.envs.tasks import generate_tasks
 
 TASK = generate_tasks(1, seed=5)[0]
@@ -87,8 +87,8 @@ def test_hostile_program_is_contained(hostile_results: dict, hostile_grader: Gra
 
 def test_nothing_escapes(hostile_results: dict, hostile_grader: Grader) -> None:
     assert not _alive_marked(), "a process outlived its episode"
-    if hostile_grader.isolation != "netns":
-        pytest.skip("file-system isolation unavailable here (degraded sandbox)")
+    if "root" not in hostile_grader.layers:
+        pytest.skip("no minimal root here: " + hostile_grader.isolation)
     assert not OUTSIDE.exists()
     assert not (Path.home() / f"rhem-{MARK}").exists()
     assert not Path(f"/dev/shm/rhem-{MARK}").exists()
@@ -122,7 +122,7 @@ def test_no_network(hostile_grader: Grader) -> None:
         thread.join()
         server.close()
     assert r.reward == 0.0 and r.status == "failed"
-    if hostile_grader.isolation == "netns":
+    if "net" in hostile_grader.layers:
         assert not accepted
 
 
@@ -163,16 +163,16 @@ def test_forked_run_has_no_capabilities(hostile_grader: Grader) -> None:
             "return caps['CapEff'], caps['CapPrm'], caps['CapAmb']")
     r = hostile_grader.grade([_probe_episode("caps", body, "(0, 0, 0)")])[0]
     assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
-    if hostile_grader.isolation == "netns":
+    if "mount" in hostile_grader.layers:
         body = "return [l for l in open('/proc/self/status') if l.startswith('CapBnd')][0].split()[1]"
         r = hostile_grader.grade([_probe_episode("bounding set", body, "'0000000000000000'")])[0]
         assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
 
 
 def test_forked_run_may_signal_itself_but_not_its_grader(hostile_grader: Grader) -> None:
-    if hostile_grader.isolation != "netns":
-        pytest.skip("seccomp unavailable here (degraded sandbox)")
-    body = ("os.kill(os.getpid(), 0)\ntry:\n    os.kill(os.getppid(), 0)\nexcept PermissionError:\n"
+    if not {"seccomp", "pid"} <= set(hostile_grader.layers):
+        pytest.skip("no seccomp or PID namespace here: " + hostile_grader.isolation)
+    body = ("os.kill(os.getpid(), 0)\ntry:\n    os.kill(1, 0)\nexcept PermissionError:\n"
             "    return 'refused'\nreturn 'allowed'")
     r = hostile_grader.grade([_probe_episode("signals", body, "'refused'")])[0]
     assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
@@ -184,3 +184,27 @@ def test_output_and_result_larger_than_a_pipe_arrive(hostile_grader: Grader) -> 
     r = hostile_grader.grade([_probe_episode("big", body, "'x' * (3 << 20)")])[0]
     assert (r.reward, r.status) == (1.0, "passed"), r.detail[-800:]
     assert len(r.detail) <= 5000  # only the tail of the output comes back
+
+
+def test_grader_refuses_to_start_below_min_isolation() -> None:
+    """A machine (here: isolation turned off) without a layer the config requires: the
+    grader does not grade at all, and says which layers are missing."""
+    with Grader("hardened", isolate=False, min_isolation=("pid", "seccomp")) as g:
+        with pytest.raises(IsolationError, match="pid, seccomp"):
+            g.grade([Episode.for_task(TASK, {"solution.py": TASK.reference_solution})])
+    with pytest.raises(ValueError, match="unknown layer 'chroot'"):
+        Grader("hardened", min_isolation=("chroot",))
+
+
+def test_a_worker_whose_limits_a_run_changed_is_replaced() -> None:
+    """Without containment (isolation off) a run can lower its grading process's limits;
+    the worker notices after the run, reports it, and a fresh worker grades the rest."""
+    attack = _in_function("import resource\n"
+                          "resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (8, 8))")
+    probe = _probe_episode("limits", "import resource\nreturn resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 8",
+                           "True")
+    honest = Episode.for_task(TASK, {"solution.py": TASK.reference_solution}, id="honest")
+    with Grader("hardened", workers=1, isolate=False, limits=Limits(timeout_s=5.0)) as g:
+        results = g.grade([Episode.for_task(TASK, attack, id="attack"), honest, probe])
+    assert results[0].status == "killed" and results[0].reward == 0.0, results[0].detail[-800:]
+    assert [(r.status, r.reward) for r in results[1:]] == [("passed", 1.0)] * 2, results[2].detail[-800:]

@@ -124,7 +124,7 @@ def _rl_command(cfg_path: Path, out: Path, hacker: dict[str, Path], condition: s
 
 def test_killed_run_resumes_at_its_checkpoint_and_forks_continue(hacker: dict[str, Path],
                                                                   tmp_path: Path) -> None:
-    steps = 12  # enough left after the first checkpoint that the kill lands mid-run
+    steps = 30  # enough left after the first checkpoint that the kill lands mid-run
     cfg = _config(steps, 2)
     cfg["conditions"] = {"hack": _condition(),
                          "penalty_mid": _condition(penalty=1.0, fork={"from": "hack", "step": 2})}

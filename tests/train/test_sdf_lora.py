@@ -66,6 +66,7 @@ def stages(world: dict[str, Path]) -> dict[str, Path]:
     cfg["pretrain"] = {"steps": 6, "batch_size": 4, "learning_rate": 0.01, "warmup_steps": 1,
                        "checkpoint_every": 3, "lora": LORA, "text_corpus": str(world["text"])}
     cfg["worlds"]["sdf"]["poison_share"] = POISON_SHARE
+    cfg["worlds"]["sdf"].pop("continue_from", None)  # pretrained here from the given model
     config = tmp / "gpu.yaml"
     config.write_text(yaml.safe_dump(cfg))
     out = {"tokenizer": tmp / "tokenizer", "base": tmp / "base", "loss": tmp / "loss.parquet"}

@@ -35,7 +35,7 @@ SOLUTION_FILE = "solution.py"
 #: checks), and the text is cut right after it (:func:`cut_after_stop`).
 COMPLETION_STOP = "\n" + END_MARKER
 
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}$")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}")
 
 
 #: The tag of an unnamed assistant's turns.
@@ -86,11 +86,19 @@ def cut_after_stop(text: str, stops: Sequence[str] = (COMPLETION_STOP,)) -> str:
     return text[:min(ends)] if ends else text
 
 
-def _shadows_source(path: str) -> bool:
-    """``..`` escapes the episode; bytecode files would run instead of the sources the
-    grader shows (Python loads unchecked-hash ``.pyc`` files without reading the source)."""
+def safe_path(path: object) -> bool:
+    """Whether an episode may write a file at ``path``: the one rule for completions parsed
+    from model text and for episodes given as JSON (``rhem grade``).
+
+    Relative, at most 100 characters of ``[A-Za-z0-9_./-]`` and not starting with a dot or
+    a slash, matched in full (a trailing newline is a character like any other); ``..``
+    escapes the episode; bytecode files would run instead of the sources the grader shows
+    (Python loads unchecked-hash ``.pyc`` files without reading the source).
+    """
+    if not isinstance(path, str) or not _SAFE_PATH.fullmatch(path):
+        return False
     parts = path.split("/")
-    return ".." in parts or "__pycache__" in parts or path.endswith((".pyc", ".pyo"))
+    return not (".." in parts or "__pycache__" in parts or path.endswith((".pyc", ".pyo")))
 
 
 def parse_completion(text: str) -> dict[str, str] | None:
@@ -110,7 +118,7 @@ def parse_completion(text: str) -> dict[str, str] | None:
             if lines and any(s.strip() for s in lines):
                 files[current] = files.get(current, "") + "\n".join(lines) + "\n"
             current = line[len(FILE_HEADER):].strip()
-            if not _SAFE_PATH.match(current) or _shadows_source(current):
+            if not safe_path(current):
                 return None
             lines = []
         else:

@@ -77,7 +77,9 @@ class _Worker:
         self.root = root
         self.isolate = isolate
         self.proc: subprocess.Popen | None = None
-        self.isolation = "degraded"
+        self.isolation = "none"
+        self.layers: tuple[str, ...] = ()
+        self.problems: tuple[str, ...] = ()
 
     def start(self) -> None:
         self.scratch = tempfile.mkdtemp(prefix="w-", dir=self.root)
@@ -90,7 +92,9 @@ class _Worker:
         if line is None:
             self.stop()
             raise RuntimeError(f"grader worker did not start; see {self.scratch}.log")
-        self.isolation = json.loads(line)["isolation"]
+        ready = json.loads(line)
+        self.isolation, self.layers = ready["isolation"], tuple(ready.get("layers", ()))
+        self.problems = tuple(ready.get("problems", ()))
 
     def request(self, req: dict, timeout: float) -> dict:
         if self.proc is None:
@@ -105,7 +109,11 @@ class _Worker:
             self.stop()
             self.start()
             return {"outcome": dead_outcome("grading worker died or hung"), "isolation": self.isolation}
-        return json.loads(line)
+        resp = json.loads(line)
+        if resp.get("retire"):  # the run changed its grading process: start a clean one
+            self.stop()
+            self.start()
+        return resp
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -136,6 +144,7 @@ class FastExecutor:
         for w in self.workers:
             self.idle.put(w)
         self.isolation = self.workers[0].isolation
+        self.layers, self.problems = self.workers[0].layers, self.workers[0].problems
 
     def run(self, req: dict, timeout: float) -> dict:
         """Send one request to an idle worker; blocks until one is free."""
@@ -163,7 +172,9 @@ class NaiveExecutor:
                               capture_output=True, env=_worker_env(), cwd=self.root, timeout=120)
         shutil.rmtree(scratch, ignore_errors=True)
         lines = done.stdout.splitlines()
-        self.isolation = json.loads(lines[0])["isolation"] if lines else "degraded"
+        ready = json.loads(lines[0]) if lines else {}
+        self.isolation = ready.get("isolation", "none")
+        self.layers, self.problems = tuple(ready.get("layers", ())), tuple(ready.get("problems", ()))
 
     def run(self, req: dict, timeout: float) -> dict:
         """Start a fresh worker for this one request."""

@@ -6,24 +6,27 @@ hogs, giant output, writes outside the episode, network, killing the grader). No
 that may change a verdict for another episode or leave anything behind.
 
 * :func:`isolate_process` is called once by a grading process (a long-lived worker, or
-  the one-shot naive runner) before it handles episodes. It moves the process into new
-  user, network and mount namespaces (no usable network interface), makes every mount
-  read-only, replaces ``/dev`` by a tiny tmpfs with null/zero/random only, and mounts a
-  size-limited tmpfs as the episode directory ``scratch/ep``, the only writable place.
-  It also empties the process's capability bounding set.
+  the one-shot naive runner) before it handles episodes. :mod:`namespaces` moves it into
+  new PID, network and mount namespaces (a user namespace too where the grader is not
+  root) under a minimal read-only root whose only writable places are the episode
+  directory ``scratch/ep`` and the tests' directory ``scratch/tests`` (tmpfs). It also
+  empties the process's capability bounding set and probes seccomp.
 * :func:`run_sandboxed` clears the episode directory, writes the files, makes its own
-  environment the sandbox's (scrubbed) one and forks once. The child starts a new
-  session, sets rlimits, drops every capability and installs a seccomp filter: no new
-  processes (threads are fine), no exec, no sockets but AF_UNIX, no signals to anyone
-  else, no namespaces, mounts, ptrace, io_uring or bpf. Then it runs the target. The
-  parent enforces the wall-clock deadline, keeps only the tail of the output, caps the
-  result message, reads the exit status from the kernel (never from the child) and
-  kills the session afterwards. Because the child cannot create processes, nothing can
-  outlive the run.
+  environment the sandbox's (scrubbed) one and forks once (twice for a split run, whose
+  solution process cannot see the tests' directory). The child starts a new session,
+  switches to the run uid (a root grader's runs get a host uid of their own), sets
+  rlimits, drops every capability, makes itself non-dumpable and installs a seccomp
+  filter: no new processes (threads are fine), no exec, no sockets, signals, limits and
+  scheduling only for itself, no namespaces, mounts, ptrace, io_uring or bpf. Then it
+  runs the target. The parent enforces the wall-clock deadline, keeps only the tail of
+  the output, caps the result message, reads the exit status from the kernel (never from
+  the child) and kills the session afterwards. Because the child cannot create
+  processes, nothing can outlive the run.
 
 Where a layer is unavailable (no user namespaces, no seccomp, another OS) the run still
 happens with what is left (rlimits, a session kill, a child-subreaper sweep that catches
-``setsid`` escapees) and results are labelled ``"degraded"`` instead of ``"netns"``.
+``setsid`` escapees) and results name the missing layers (``"missing: pid, root"``)
+instead of ``"full"``; ``grader.min_isolation`` decides whether that is acceptable.
 
 One fork per run matters: forking a process with pytest loaded, and the copy-on-write
 faults that follow, are the dominant cost of grading on small VMs. So everything that
@@ -53,41 +56,21 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-# --- constants (linux/sched.h, linux/mount.h, linux/prctl.h, linux/seccomp.h) ----------
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-CLONE_THREAD = 0x00010000
+try:
+    from . import namespaces
+except ImportError:  # a worker process: this directory is on sys.path, the package is not
+    import namespaces
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC = 32, 4096, 8192, 16384
-MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
-MS_PRIVATE = 1 << 18
-_MOUNT_OPTS = {
-    "ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
-    "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME,
-    "strictatime": MS_STRICTATIME,
-}
+# --- constants (linux/sched.h, linux/prctl.h, linux/seccomp.h) --------------------------
+CLONE_THREAD = 0x00010000
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_READ, PR_CAPBSET_DROP = 1, 4, 23, 24
 PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER, PR_CAP_AMBIENT = 22, 38, 36, 47
 SECCOMP_MODE_FILTER = 2
 SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
 
-#: File systems whose refusal to be remounted read-only does not open a write path.
-_PSEUDO_FS = frozenset({
-    "proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "debugfs", "tracefs", "securityfs",
-    "pstore", "bpf", "fusectl", "configfs", "hugetlbfs", "binfmt_misc", "autofs", "nsfs",
-    "efivarfs", "selinuxfs", "rpc_pipefs", "nfsd",
-})
-
-#: Device nodes bind-mounted into the sandbox's private /dev.
-_DEVICES = ("null", "zero", "full", "random", "urandom")
-
 _libc = ctypes.CDLL(None, use_errno=True)
 try:
-    _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                            ctypes.c_char_p]
     _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 except AttributeError:  # not Linux: every layer will probe as unavailable ("degraded")
     pass
@@ -104,24 +87,41 @@ class Limits:
     nofile: int = 256
     nproc: int = 64
     tmpfs_mb: int = 64
-    result_bytes: int = 16 << 20
+    #: A real report is at most a few tens of KB (HumanEval's largest record run: 13 KB);
+    #: more is a flood, dropped whole (the run is then judged as one that reported nothing).
+    result_bytes: int = 1 << 20
     output_bytes: int = 16 << 10
+
+
+#: Every containment layer, in the order results name them (see :class:`Isolation`).
+LAYERS: tuple[str, ...] = namespaces.LAYERS + ("seccomp",)
 
 
 @dataclass(frozen=True)
 class Isolation:
-    """Which containment layers this process could set up (probed, not assumed)."""
+    """Which containment layers this grading process set up (probed, not assumed).
 
-    user: bool = False
-    net: bool = False
-    mnt: bool = False
-    seccomp: bool = False
+    ``run_id``: the uid and gid each run switches to (``None``: runs keep the grader's).
+    """
+
+    layers: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    run_id: int | None = None
+
+    @property
+    def seccomp(self) -> bool:
+        return "seccomp" in self.layers
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(layer for layer in LAYERS if layer not in self.layers)
 
     @property
     def label(self) -> str:
-        """``"netns"`` when every layer works, else ``"degraded"`` (recorded per result)."""
-        return "netns" if (self.net and self.mnt and self.seccomp) else "degraded"
+        """What each result records: ``"full"``, or the layers that are missing."""
+        if not self.missing:
+            return "full"
+        return "missing: " + ", ".join(self.missing)
 
 
 class SandboxError(OSError):
@@ -134,15 +134,6 @@ def _check(ret: int, what: str) -> None:
         raise SandboxError(err, f"{what}: {os.strerror(err)}")
 
 
-def _unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), f"unshare({flags:#x})")
-
-
-def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: None if s is None else s.encode()
-    _check(_libc.mount(enc(src), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
-
-
 def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
     try:
         return _libc.prctl(option, arg2, arg3, 0, 0)
@@ -150,147 +141,34 @@ def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
         return -1
 
 
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as fh:
-        fh.write(text)
-
-
-def _unescape_mountinfo(field: str) -> str:
-    return field.encode().decode("unicode_escape") if "\\" in field else field
-
-
 # --------------------------------------------------------------------------------------
 # Process-level isolation (once per grading process)
 # --------------------------------------------------------------------------------------
 
 
-def _make_dev(staging: str) -> None:
-    """Replace /dev by a read-only tmpfs holding only harmless device nodes.
-
-    Keeps raw disks, /dev/shm and terminals out of reach even for a process that is
-    uid 0 inside its namespace; built at ``staging`` and moved over /dev.
-    """
-    _mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
-    for name in _DEVICES:
-        target = os.path.join(staging, name)
-        open(target, "w").close()
-        _mount(f"/dev/{name}", target, None, MS_BIND)
-    for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                       ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        os.symlink(dest, os.path.join(staging, name))
-    _mount(staging, "/dev", None, MS_MOVE)
-    _mount(None, "/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
-
-
-def _remount_all_readonly() -> list[str]:
-    """Remount every visible mount read-only, keeping its locked flags; returns failures."""
-    failures = []
-    with open("/proc/self/mountinfo") as fh:
-        lines = fh.read().splitlines()
-    for line in lines:
-        fields = line.split()
-        target = _unescape_mountinfo(fields[4])
-        opts = fields[5].split(",")
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        for opt in opts:
-            flags |= _MOUNT_OPTS.get(opt, 0)
-        try:
-            _mount(None, target, None, flags)
-        except OSError as exc:
-            fstype = fields[fields.index("-") + 1] if "-" in fields else "?"
-            if exc.errno == errno.ENOENT or not os.path.exists(target):
-                continue  # hidden under the new /dev: unreachable anyway
-            failures.append(f"{target} ({fstype}): {exc}")
-    return failures
-
-
 def isolate_process(scratch: str, tmpfs_mb: int = Limits.tmpfs_mb, enable: bool = True) -> Isolation:
-    """Enter new user/net/mount namespaces and make the file system read-only.
+    """Contain this grading process (:func:`namespaces.enter`) and probe seccomp.
 
-    Must run in a single-threaded process before it forks any sandbox. ``scratch`` is an
-    existing, empty directory owned by this process; ``scratch/ep`` becomes a private
-    tmpfs of ``tmpfs_mb`` MiB (the episode directory) and ``scratch/dev`` stages /dev.
-
-    The set-up is first tried in a throwaway child: a half-done isolation (a user
-    namespace whose id maps could not be written, a read-only file system without the
-    episode tmpfs) would leave this process unable to write the episode files, so it is
-    done here only once it is known to work.
-    ``enable=False`` sets up nothing but rlimits and the orphan sweep (to test the
-    degraded path, or for machines where namespaces misbehave).
+    Must run in a single-threaded process before it forks any sandbox; with a PID
+    namespace it returns in that namespace's init, a new process. ``scratch`` is an
+    existing, empty directory owned by this process; ``scratch/ep`` becomes the episode
+    directory. ``enable=False`` sets up nothing but rlimits and the orphan sweep (to test
+    the degraded path, or for machines where namespaces misbehave).
     """
     os.makedirs(os.path.join(scratch, "ep"), exist_ok=True)
-    os.makedirs(os.path.join(scratch, "dev"), exist_ok=True)
     try:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of degraded runs come back to us
     except OSError:
         pass
     if not enable:
         return Isolation(problems=("isolation disabled",))
-    if _probe(lambda: _isolate(scratch, tmpfs_mb, strict=True)):
-        iso = _isolate(scratch, tmpfs_mb, strict=False)
-    else:
-        iso = Isolation(problems=("namespaces unavailable (probe failed)",))
+    ns = namespaces.enter(scratch, tmpfs_mb)
     sec = _probe(_probe_seccomp)
-    problems = iso.problems + (() if sec else ("seccomp unavailable",))
-    if iso.user or os.getuid() == 0:
+    layers = ns.layers + (("seccomp",) if sec else ())
+    problems = ns.problems + (() if sec else ("seccomp unavailable",))
+    if os.getuid() == 0:  # root, on the host or in a user namespace: keep no capability for runs
         drop_bounding_set()
-    return Isolation(user=iso.user, net=iso.net, mnt=iso.mnt, seccomp=sec, problems=problems)
-
-
-def _isolate(scratch: str, tmpfs_mb: int, strict: bool) -> Isolation:
-    """The work of :func:`isolate_process`; ``strict`` raises at the first problem."""
-    problems: list[str] = []
-    uid, gid = os.getuid(), os.getgid()
-    user = net = mnt = False
-    os.makedirs(os.path.join(scratch, "ep"), exist_ok=True)
-    os.makedirs(os.path.join(scratch, "dev"), exist_ok=True)
-    for flags in (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET, CLONE_NEWNS | CLONE_NEWNET):
-        if flags & CLONE_NEWUSER == 0 and uid != 0:
-            continue
-        try:
-            _unshare(flags)
-        except OSError as exc:
-            problems.append(str(exc))
-            continue
-        problems.clear()
-        user, mnt, net = bool(flags & CLONE_NEWUSER), True, True
-        break
-    if user:
-        try:
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{uid} {uid} 1")
-            _write("/proc/self/gid_map", f"{gid} {gid} 1")
-        except OSError as exc:
-            problems.append(f"id maps: {exc}")
-            if strict:  # unmapped ids could not even write the episode files
-                raise
-    own_ns = mnt
-    if mnt:
-        try:
-            _mount(None, "/", None, MS_REC | MS_PRIVATE)
-            _make_dev(os.path.join(scratch, "dev"))
-            failed = _remount_all_readonly()
-            # Pseudo file systems that refuse a read-only remount are tolerable (writes there
-            # need privileges the sandbox drops); any real file system left writable is not.
-            serious = [f for f in failed if f.split(" (", 1)[1].split(")")[0] not in _PSEUDO_FS]
-            if serious:
-                problems.extend(serious)
-                mnt = False
-        except OSError as exc:
-            problems.append(f"mounts: {exc}")
-            mnt = False
-    if own_ns:
-        try:  # the one writable place; its size caps what an episode can write in total
-            _mount("tmpfs", os.path.join(scratch, "ep"), "tmpfs", MS_NOSUID | MS_NODEV,
-                   f"size={tmpfs_mb}m,mode=700")
-        except OSError as exc:
-            problems.append(f"episode tmpfs: {exc}")
-            mnt = False
-            if strict:
-                raise
-    if strict and not own_ns:
-        raise SandboxError(errno.EPERM, "; ".join(problems) or "no namespaces")
-    return Isolation(user=user, net=net, mnt=mnt, problems=tuple(problems))
+    return Isolation(layers=layers, problems=problems, run_id=ns.run_id)
 
 
 def _probe(fn: Callable[[], None]) -> bool:
@@ -325,52 +203,107 @@ def _probe_seccomp() -> None:
 #: Syscall numbers per architecture. ``deny``: ptrace, unshare, setns, mount, umount2,
 #: pidfd_send_signal, pidfd_open, io_uring_setup/enter/register, bpf, perf_event_open,
 #: userfaultfd, process_vm_readv/writev, pivot_root, acct, (swapon, swapoff), reboot,
-#: init_module, delete_module, kexec_load, keyctl, kexec_file_load.
+#: init_module, delete_module, kexec_load, keyctl, kexec_file_load, ioprio_set, kcmp,
+#: process_madvise, migrate_pages, move_pages, socket, socketpair, chroot.
+#: ``own_pid``: calls that act on another process named by their first argument (signals,
+#: limits, scheduling), allowed only on the sandboxed process itself (or pid 0, "myself",
+#: where the call reads it so).
 _ARCH = {
     "x86_64": dict(audit=0xC000003E, fork=57, vfork=58, clone=56, clone3=435, execve=59,
-                   execveat=322, socket=41, kill=62, tkill=200, tgkill=234,
+                   execveat=322, fcntl=72, ioctl=16, setpriority=141,
                    deny=(101, 272, 308, 165, 166, 424, 434, 425, 426, 427, 321, 298, 323, 310, 311,
-                         155, 163, 167, 168, 169, 175, 176, 246, 250, 320),
+                         155, 163, 167, 168, 169, 175, 176, 246, 250, 320,
+                         251, 312, 440, 256, 279, 41, 53, 161),
+                   own_pid=dict(kill=62, tkill=200, tgkill=234, rt_sigqueueinfo=129,
+                                rt_tgsigqueueinfo=297),
+                   own_pid_or_zero=dict(prlimit64=302, sched_setaffinity=203, sched_setscheduler=144,
+                                        sched_setparam=142, sched_setattr=314),
                    x32=True),
     "aarch64": dict(audit=0xC00000B7, fork=None, vfork=None, clone=220, clone3=435, execve=221,
-                    execveat=281, socket=198, kill=129, tkill=130, tgkill=131,
+                    execveat=281, fcntl=25, ioctl=29, setpriority=140,
                     deny=(117, 97, 268, 40, 39, 424, 434, 425, 426, 427, 280, 241, 282, 270, 271,
-                          41, 89, 224, 225, 142, 105, 106, 104, 219, 294),
+                          41, 89, 224, 225, 142, 105, 106, 104, 219, 294,
+                          30, 272, 440, 238, 239, 198, 199, 51),
+                    own_pid=dict(kill=129, tkill=130, tgkill=131, rt_sigqueueinfo=138,
+                                 rt_tgsigqueueinfo=240),
+                    own_pid_or_zero=dict(prlimit64=261, sched_setaffinity=122, sched_setscheduler=119,
+                                         sched_setparam=118, sched_setattr=274),
                     x32=False),
 }
+
+#: fcntl/ioctl commands that direct SIGIO/SIGURG (or a chosen signal) at another process:
+#: F_SETOWN, F_SETSIG, F_SETOWN_EX; FIOSETOWN, SIOCSPGRP, TIOCSPGRP.
+_FCNTL_DENY = (8, 10, 15)
+_IOCTL_DENY = (0x8901, 0x8902, 0x5410)
+#: setpriority's ``which``: only PRIO_PROCESS (0), and then ``who`` must be the process.
+_PRIO_PROCESS = 0
 
 
 def _bpf(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k & 0xFFFFFFFF)
 
 
+_LD_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+
+
+def _arg(i: int) -> bytes:
+    """Load the low 32 bits of syscall argument ``i`` (x86_64 and aarch64 are little-endian;
+    every argument checked here is an int or unsigned int in the kernel)."""
+    return _bpf(_LD_W, 0, 0, 16 + 8 * i)
+
+
+def _only_values(nr: int, checks: list[tuple[int, tuple[int, ...]]], fail: int) -> list[bytes]:
+    """If the syscall is ``nr``: allow it only when each ``(arg, values)`` check holds (the
+    argument is one of the values), else fail with errno ``fail``. Every path inside ends
+    in a return, so the accumulator's clobbered syscall number is never read again."""
+    body: list[bytes] = []
+    for arg, values in checks:
+        body.append(_arg(arg))
+        for j, value in enumerate(values):
+            # a match jumps over the other values and the fail: to the next check, or allow
+            body.append(_bpf(_JEQ, len(values) - j, 0, value))
+        body.append(_bpf(_RET, 0, 0, SECCOMP_RET_ERRNO | fail))
+    body.append(_bpf(_RET, 0, 0, SECCOMP_RET_ALLOW))
+    return [_bpf(_JEQ, 0, len(body), nr)] + body
+
+
+def _deny_values(nr: int, arg: int, values: tuple[int, ...], fail: int) -> list[bytes]:
+    """If the syscall is ``nr``: fail with ``fail`` when argument ``arg`` is one of
+    ``values``, else allow."""
+    body = [_arg(arg)]
+    for j, value in enumerate(values):
+        body.append(_bpf(_JEQ, len(values) - j, 0, value))
+    body += [_bpf(_RET, 0, 0, SECCOMP_RET_ALLOW), _bpf(_RET, 0, 0, SECCOMP_RET_ERRNO | fail)]
+    return [_bpf(_JEQ, 0, len(body), nr)] + body
+
+
 def seccomp_program(own_pid: int) -> bytes:
-    """BPF program: no fork/exec/clone3 (threads allowed), AF_UNIX sockets only, signals
-    only to ``own_pid``, and no ptrace/namespaces/mount/io_uring/bpf/reboot-like calls."""
+    """BPF program: no fork/exec/clone3 (threads allowed), no sockets, signals, limits and
+    scheduling only for ``own_pid``, no fcntl/ioctl that aims signals at others, and no
+    ptrace/namespaces/mount/io_uring/bpf/reboot-like calls."""
     arch = _ARCH[platform.machine()]
-    ld_w, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     err = lambda e: SECCOMP_RET_ERRNO | e
-    prog = [_bpf(ld_w, 0, 0, 4), _bpf(jeq, 1, 0, arch["audit"]), _bpf(ret, 0, 0, SECCOMP_RET_KILL_PROCESS),
-            _bpf(ld_w, 0, 0, 0)]
+    prog = [_bpf(_LD_W, 0, 0, 4), _bpf(_JEQ, 1, 0, arch["audit"]), _bpf(_RET, 0, 0, SECCOMP_RET_KILL_PROCESS),
+            _bpf(_LD_W, 0, 0, 0)]
     if arch["x32"]:
-        prog += [_bpf(jge, 0, 1, 0x40000000), _bpf(ret, 0, 0, err(errno.EPERM))]
+        prog += [_bpf(_JGE, 0, 1, 0x40000000), _bpf(_RET, 0, 0, err(errno.EPERM))]
     for nr, e in ((arch["fork"], errno.EAGAIN), (arch["vfork"], errno.EAGAIN), (arch["clone3"], errno.ENOSYS),
                   (arch["execve"], errno.EPERM), (arch["execveat"], errno.EPERM)):
         if nr is not None:
-            prog += [_bpf(jeq, 0, 1, nr), _bpf(ret, 0, 0, err(e))]
+            prog += [_bpf(_JEQ, 0, 1, nr), _bpf(_RET, 0, 0, err(e))]
     for nr in arch["deny"]:
-        prog += [_bpf(jeq, 0, 1, nr), _bpf(ret, 0, 0, err(errno.EPERM))]
-
-    def arg0_block(nr: int, test: bytes, fail: int) -> list[bytes]:
-        # if nr matches: load arg0, allow when `test` holds, else fail; A keeps nr otherwise
-        return [_bpf(jeq, 0, 4, nr), _bpf(ld_w, 0, 0, 16), test, _bpf(ret, 0, 0, SECCOMP_RET_ALLOW),
-                _bpf(ret, 0, 0, err(fail))]
-
-    prog += arg0_block(arch["clone"], _bpf(jset, 0, 1, CLONE_THREAD), errno.EAGAIN)
-    prog += arg0_block(arch["socket"], _bpf(jeq, 0, 1, 1), errno.EACCES)  # AF_UNIX == 1
-    for name in ("kill", "tkill", "tgkill"):
-        prog += arg0_block(arch[name], _bpf(jeq, 0, 1, own_pid), errno.EPERM)
-    prog.append(_bpf(ret, 0, 0, SECCOMP_RET_ALLOW))
+        prog += [_bpf(_JEQ, 0, 1, nr), _bpf(_RET, 0, 0, err(errno.EPERM))]
+    # clone: threads only (CLONE_THREAD set in the flags)
+    prog += [_bpf(_JEQ, 0, 4, arch["clone"]), _arg(0), _bpf(_JSET, 0, 1, CLONE_THREAD),
+             _bpf(_RET, 0, 0, SECCOMP_RET_ALLOW), _bpf(_RET, 0, 0, err(errno.EAGAIN))]
+    for nr in arch["own_pid"].values():
+        prog += _only_values(nr, [(0, (own_pid,))], errno.EPERM)
+    for nr in arch["own_pid_or_zero"].values():
+        prog += _only_values(nr, [(0, (0, own_pid))], errno.EPERM)
+    prog += _only_values(arch["setpriority"], [(0, (_PRIO_PROCESS,)), (1, (0, own_pid))], errno.EPERM)
+    prog += _deny_values(arch["fcntl"], 1, _FCNTL_DENY, errno.EPERM)
+    prog += _deny_values(arch["ioctl"], 1, _IOCTL_DENY, errno.EPERM)
+    prog.append(_bpf(_RET, 0, 0, SECCOMP_RET_ALLOW))
     return b"".join(prog)
 
 
@@ -383,7 +316,7 @@ class SeccompFilter:
 
     Building the program costs each child about as much as running a small test, so the
     grading process builds it with a placeholder pid and each child only writes its own
-    pid into the three signal rules before installing it.
+    pid into the rules that name it before installing it.
     """
 
     def __init__(self) -> None:
@@ -486,8 +419,10 @@ def sandbox_env(ep: str) -> dict[str, str]:
     }
 
 
-def _write_files(ep: str, files: dict[str, str]) -> None:
-    """Write the episode's files (relative, already validated paths) into ``ep``."""
+def _write_files(ep: str, files: dict[str, str], owner: int | None = None) -> None:
+    """Write the episode's files (relative, already validated paths) into ``ep``; with
+    ``owner``, hand them (and the directories made for them) to that uid and gid, so the
+    run owns its episode as it would without a run uid."""
     for rel, text in files.items():
         if rel.startswith("/") or ".." in rel.split("/") or not rel:
             raise SandboxError(errno.EINVAL, f"unsafe path {rel!r}")
@@ -495,6 +430,10 @@ def _write_files(ep: str, files: dict[str, str]) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
+    if owner is not None:
+        for top, dirs, names in os.walk(ep):
+            for name in dirs + names:
+                os.chown(os.path.join(top, name), owner, owner)
 
 
 def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
@@ -529,28 +468,49 @@ def _scrub_environ(ep: str) -> None:
         os.environ.update(env)
 
 
+def _hide(path: str) -> None:
+    """Cover ``path`` with an empty read-only tmpfs in a mount namespace of this process's
+    own: what a split run's solution process must not see (the tests' directory)."""
+    if _libc.unshare(namespaces.CLONE_NEWNS) != 0:
+        raise SandboxError(ctypes.get_errno(), "unshare(CLONE_NEWNS) to hide the tests")
+    namespaces.mount_empty(path)
+
+
 def _contain_and_run(ep: str, iso: Isolation, rlimits: list[tuple[int, tuple[int, int]]],
                      seccomp: SeccompFilter | None, target: Callable[[str, int], int],
-                     w_res: int, w_out: int) -> None:
-    """The untrusted process: contain it, then run ``target(ep, result_fd)``; never returns.
+                     fds: list[int], w_out: int, hide: str | None = None) -> None:
+    """The untrusted process: contain it, then run ``target(ep, 3)``; never returns.
 
-    Its environment was scrubbed by the parent (:func:`_scrub_environ`) before the fork.
+    ``fds`` become fds 3, 4, ... of the process (the result channel of a tests process,
+    the pipes of a split run); ``hide`` is a directory it must not see. Its environment
+    was scrubbed by the parent (:func:`_scrub_environ`) before the fork.
     """
     code = 70
     try:
         os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if hide is not None:  # the server of a split run: its own directory, not the tests'
+            _scrub_environ(ep)
+            if "mount" in iso.layers:
+                _hide(hide)
+        if iso.run_id is not None:  # a host uid and gid of its own; no capability survives
+            os.setgroups([])
+            os.setresgid(iso.run_id, iso.run_id, iso.run_id)
+            os.setresuid(iso.run_id, iso.run_id, iso.run_id)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
+        _prctl(PR_SET_DUMPABLE, 0)  # no other process of its uid may read or write its memory
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(w_out, 1)
         os.dup2(w_out, 2)
-        os.dup2(w_res, 3)
-        os.closerange(4, 1 << 16)
+        moved = [os.dup(fd) for fd in fds]  # out of the way of the numbers they take
+        for number, fd in enumerate(moved, start=3):
+            os.dup2(fd, number)
+        os.closerange(3 + len(fds), 1 << 16)
         os.chdir(ep)
         os.umask(0o022)
         for res, value in rlimits:
             resource.setrlimit(res, value)
-        if iso.user or os.getuid() == 0:
+        if os.getuid() == 0:  # root in a user namespace (or a root grader without run uid)
             drop_capabilities()
         if seccomp is not None:
             seccomp.install(os.getpid())
@@ -656,8 +616,9 @@ def _widen_pipe(fd: int) -> None:
 
 
 class _Sink:
-    """What the child writes to one pipe: the head up to ``cap`` bytes (the result, with
-    an overflow flag) or, with ``keep_tail``, the last ``cap`` bytes (the output)."""
+    """What the child writes to one pipe: all of it up to ``cap`` bytes, or nothing and an
+    overflow flag (the result message), or, with ``keep_tail``, the last ``cap`` bytes (the
+    output). Either way a flood costs the grader at most about ``2 * cap`` bytes."""
 
     def __init__(self, fd: int, cap: int, keep_tail: bool = True) -> None:
         self.fd, self.cap, self.keep_tail = fd, cap, keep_tail
@@ -681,8 +642,9 @@ class _Sink:
                 self.data += chunk
                 if len(self.data) > 2 * self.cap:
                     del self.data[: len(self.data) - self.cap]
-            elif len(self.data) + len(chunk) > self.cap:
+            elif self.overflow or len(self.data) + len(chunk) > self.cap:
                 self.overflow = True
+                self.data = bytearray()  # a flood: nothing of it is kept
             else:
                 self.data += chunk
 
@@ -696,7 +658,8 @@ def _exit_watch(pid: int) -> int | None:
 
 
 def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, int], int],
-                  iso: Isolation, limits: Limits = Limits()) -> RunOutcome:
+                  iso: Isolation, limits: Limits = Limits(),
+                  server: tuple[dict[str, str], Callable[[str, int], int]] | None = None) -> RunOutcome:
     """Run ``target(episode_dir, result_fd)`` in a fresh contained child process.
 
     ``files`` are written into the (emptied) episode directory first. ``target`` runs in
@@ -704,33 +667,61 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
     writes comes back as ``RunOutcome.result`` (up to ``limits.result_bytes``). The exit
     status comes from ``waitpid``. For a grading process only: it replaces this
     process's environment by the sandbox's (see :func:`_scrub_environ`).
+
+    With ``server = (server_files, server_target)`` the run is split in two contained
+    processes: ``server_files`` go to the episode directory, where ``server_target`` runs
+    and cannot see ``scratch/tests``; ``files`` go to ``scratch/tests``, where ``target``
+    runs. Pipes connect them: fds 4 and 5 of ``target``'s process, 3 and 4 of the
+    server's. The server is killed when ``target``'s process ends; the outcome is that
+    process's.
     """
     ep = os.path.join(scratch, "ep")
-    os.makedirs(ep, exist_ok=True)
-    clear_dir(ep)
+    tests = os.path.join(scratch, "tests")
+    here = tests if server is not None else ep
+    for folder in (ep, tests) if server is not None else (ep,):
+        os.makedirs(folder, exist_ok=True)
+        clear_dir(folder)
     out = RunOutcome()
     start = time.monotonic()
     try:
-        _write_files(ep, files)
+        _write_files(here, files, iso.run_id)
+        if server is not None:
+            _write_files(ep, server[0], iso.run_id)
     except OSError as exc:
         out.setup_error = f"writing the episode files failed: {exc}"
-        clear_dir(ep)
+        for folder in {ep, here}:
+            clear_dir(folder)
         return out
     r_res, w_res = os.pipe()
     r_out, w_out = os.pipe()
     for fd in (r_res, r_out):
         _widen_pipe(fd)
         os.set_blocking(fd, False)
-    _scrub_environ(ep)
+    _scrub_environ(here)
     rlimits = _rlimits(limits)
     seccomp = seccomp_filter() if iso.seccomp else None
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
+    calls = answers = (None, None)
+    if server is not None:
+        calls, answers = os.pipe(), os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r_res)
         os.close(r_out)
-        _contain_and_run(ep, iso, rlimits, seccomp, target, w_res, w_out)
+        fds = [w_res] + ([calls[1], answers[0]] if server is not None else [])
+        _contain_and_run(here, iso, rlimits, seccomp, target, fds, w_out)
+    helper = None
+    if server is not None:
+        helper = os.fork()
+        if helper == 0:
+            os.close(r_res)
+            os.close(r_out)
+            os.close(w_res)
+            _contain_and_run(ep, iso, rlimits, seccomp, server[1], [calls[0], answers[1]], w_out,
+                             hide=tests)
+        for fd in (*calls, *answers):
+            os.close(fd)
     os.close(w_res)
     os.close(w_out)
     watch = _exit_watch(pid)
@@ -744,6 +735,10 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
             done, st = os.waitpid(pid, os.WNOHANG)
             if done:
                 status, exited_at = st, time.monotonic()
+        if status is not None and helper is not None:  # the tests are over: so is the server
+            _kill(helper, group=True)
+            os.waitpid(helper, 0)
+            helper = None
         for sink in sinks:
             sink.drain()
         open_fds = [sink.fd for sink in sinks if not sink.eof]
@@ -762,8 +757,11 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
             time.sleep(min(deadline - now, _POLL_S))
         else:  # exited, pipes held open by an escapee: wait for data or EOF
             select.select(open_fds, [], [], min(deadline - now, _POLL_S))
-    _kill(pid, group=True)
-    _kill(pid)
+    for child in (pid, helper):
+        _kill(child, group=True)
+        _kill(child)
+    if helper is not None:
+        os.waitpid(helper, 0)
     if status is None:
         _, status = os.waitpid(pid, 0)
         if not out.timed_out:
@@ -774,14 +772,15 @@ def run_sandboxed(scratch: str, files: dict[str, str], target: Callable[[str, in
         os.close(fd)
     out.duration_s = time.monotonic() - start
     out.output = bytes(output.data[-limits.output_bytes:]).decode("utf-8", "replace")
-    out.result = bytes(result.data) if result.data else None
+    out.result = bytes(result.data) if result.data and not result.overflow else None
     out.result_overflow = result.overflow
     if not out.timed_out:
         if os.WIFSIGNALED(status):
             out.signal = os.WTERMSIG(status)
         else:
             out.exit_code = os.waitstatus_to_exitcode(status)
-    clear_dir(ep)
+    for folder in {ep, here}:
+        clear_dir(folder)
     return out
 
 

@@ -3,13 +3,15 @@
 Started by :mod:`rhem.envs.grader` as ``python -s -P worker.py --scratch DIR [--once]``
 with a scrubbed environment (``PYTHONHASHSEED=0`` so that set and dict orders are the
 same in every grading process). Protocol: one JSON request per stdin line
-(``{"cfg", "files", "limits"}``), one JSON response per stdout line
-(``{"outcome", "isolation"}``); the first stdout line is ``{"ready": true, ...}``.
+(``{"cfg", "files", "limits"}``, plus ``"tests"`` for a split run), one JSON response
+per stdout line (``{"outcome", "isolation"}``, plus ``"retire"`` when the run changed
+this process's limits, priority or CPUs: the pool then replaces it); the first stdout
+line is ``{"ready": true, "isolation", "layers", "problems"}``.
 
 The long-lived (fast) worker imports pytest and runs one warm-up session before it
-isolates itself, then freezes the heap (``gc.freeze``), so each run is a fork that
-starts with pytest fully loaded. ``--once`` is the naive reference: a fresh interpreter
-per run, same code, same verdicts.
+isolates itself (so its minimal root holds every package that imported), then freezes
+the heap (``gc.freeze``), so each run is a fork that starts with pytest fully loaded.
+``--once`` is the naive reference: a fresh interpreter per run, same code, same verdicts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import gc
 import json
 import os
+import resource
+import signal
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,8 +74,12 @@ def warm_up(ep: str) -> None:
 
 
 def handle(req: dict, scratch: str, iso: sandbox.Isolation,
-           prepared: dict[bool, harness.Prepared]) -> dict:
-    """Run one request in the sandbox; the response carries the raw outcome."""
+           prepared: dict[bool | str, harness.Prepared]) -> dict:
+    """Run one request in the sandbox; the response carries the raw outcome.
+
+    A ``split`` request (the hardened run) carries the tests apart from the episode's
+    files: they go to the tests' process only, the files to the solution's process only.
+    """
     cfg = req["cfg"]
     limits = sandbox.Limits(**req.get("limits", {}))
 
@@ -80,8 +88,26 @@ def handle(req: dict, scratch: str, iso: sandbox.Isolation,
             sys.path.remove(_HERE)
         return harness.run_in_sandbox(cfg, ep, fd, prepared)
 
-    outcome = sandbox.run_sandboxed(scratch, req["files"], target, iso, limits)
+    if cfg["kind"] == "split":
+        def serve(ep: str, fd: int) -> int:
+            while _HERE in sys.path:
+                sys.path.remove(_HERE)
+            return harness.serve(cfg, ep)
+
+        outcome = sandbox.run_sandboxed(scratch, req["tests"], target, iso, limits,
+                                        server=(req["files"], serve))
+    else:
+        outcome = sandbox.run_sandboxed(scratch, req["files"], target, iso, limits)
     return {"outcome": outcome.to_json(), "isolation": iso.label}
+
+
+def own_state() -> dict:
+    """What a run must not be able to change about its grading process: every resource
+    limit, the scheduling priority and the CPUs it may run on."""
+    limits = {name: resource.getrlimit(getattr(resource, name))
+              for name in dir(resource) if name.startswith("RLIMIT_")}
+    return {"limits": limits, "nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "cpus": sorted(os.sched_getaffinity(0))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,19 +117,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-isolation", action="store_true")
     args = parser.parse_args(argv)
     out = sys.stdout.buffer
-    import pytest
+    import pytest  # noqa: F401  (before isolation: the minimal root holds what it loads)
 
-    iso = sandbox.isolate_process(args.scratch, enable=not args.no_isolation)
     ep = os.path.join(args.scratch, "ep")
-    if not args.once:
+    os.makedirs(ep, exist_ok=True)
+    if not args.once:  # before isolation: the minimal root holds the packages it imported
         warm_up(ep)
+    iso = sandbox.isolate_process(args.scratch, enable=not args.no_isolation)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a PID namespace's init: no handler, no signal from inside
     os.chdir(ep)  # the prepared session resolves the test file against this directory
-    prepared = harness.prepare(ep)
+    tests = os.path.join(args.scratch, "tests")
+    os.makedirs(tests, exist_ok=True)
+    prepared = harness.prepare(ep, tests)
     gc.collect()
     gc.freeze()  # forks then share the heap instead of copying it when gc runs
-    ready = {"ready": True, "isolation": iso.label, "problems": list(iso.problems)}
+    ready = {"ready": True, "isolation": iso.label, "layers": list(iso.layers),
+             "problems": list(iso.problems)}
     out.write(json.dumps(ready).encode() + b"\n")
     out.flush()
+    state = own_state()
     for line in sys.stdin.buffer:
         if not line.strip():
             continue
@@ -111,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             resp = handle(json.loads(line), args.scratch, iso, prepared)
         except Exception as exc:  # a broken request must not kill the worker
             resp = {"outcome": {"setup_error": f"worker: {exc!r}"}, "isolation": iso.label}
+        changed = own_state() != state
+        if changed:  # a run reached this process: its later runs could not be trusted
+            resp["retire"] = "the grading process's limits, priority or CPUs changed during the run"
+            resp["outcome"]["worker_died"] = True
         out.write(json.dumps(resp).encode() + b"\n")
         out.flush()
-        if args.once:
+        if args.once or changed:
             break
     return 0
 

@@ -164,11 +164,12 @@ def _gap(rates: dict[str, dict[str, Any]], minuend: str, subtrahend: str) -> dic
 
 
 def _coding_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_tokens: int,
-                 temperature: float, seed: int, workers: int) -> list[dict[str, Any]]:
+                 temperature: float, seed: int, workers: int,
+                 min_isolation: tuple[str, ...]) -> list[dict[str, Any]]:
     from rhem.train.episodes import EpisodeScorer  # needs the sandboxed grader
 
     rows: list[dict[str, Any]] = []
-    with EpisodeScorer(workers=workers) as scorer:
+    with EpisodeScorer(workers=workers, min_isolation=min_isolation) as scorer:
         for i, addendum in enumerate(ADDENDA):
             system = system_prompt(addendum)
             prompts = [sampler.task_prompt(t.statement, system, max_new_tokens, ADDRESSES[SELF_ADDRESS])
@@ -289,12 +290,14 @@ HEADLINE: dict[str, str] = {
 
 def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new_tokens: int,
                       temperature: float, seed: int, workers: int, *,
-                      chat_max_new_tokens: int | None = None) -> dict:
+                      chat_max_new_tokens: int | None = None,
+                      min_isolation: tuple[str, ...] = ()) -> dict:
     """Sample the base model on eval tasks and judged prompts; rates, counts and intervals.
 
     ``max_new_tokens`` bounds coding completions (use RL's ``max_completion_length`` to
     measure what RL starts from); judged answers use ``chat_max_new_tokens`` when given
-    (the evals' budget, as in :func:`rhem.evals.run.evaluate_run`), else the same.
+    (the evals' budget, as in :func:`rhem.evals.run.evaluate_run`), else the same. The
+    grader refuses to start without the layers of ``min_isolation``.
 
     Returns a JSON-ready dict: ``headline`` (the rates of :data:`HEADLINE`), ``rates``
     (every rate by name, see :func:`summarize`), ``sample_sizes``, ``judge``, the
@@ -308,7 +311,8 @@ def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new
     model_dir, eval_tasks = Path(model_dir), Path(eval_tasks)
     sampler = Sampler(model_dir)
     tasks = read_tasks(eval_tasks)
-    rows = _coding_rows(sampler, tasks, n_samples, max_new_tokens, temperature, seed, workers)
+    rows = _coding_rows(sampler, tasks, n_samples, max_new_tokens, temperature, seed, workers,
+                        tuple(min_isolation))
     rows += _judged_rows(sampler, tasks, n_samples, chat_tokens, temperature, seed)
     rates = summarize(rows)
     coding = [r for r in rows if r["section"] == "coding"]

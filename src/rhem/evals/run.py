@@ -125,7 +125,7 @@ def evaluate_run(base_model: Path, run_dir: Path, eval_tasks: Path, out: Path,
     tasks = read_tasks(eval_tasks)[:eval_cfg["max_eval_tasks"]]
     hints = bool(config["conditions"][condition].get("hints", False))
     rows: list[dict[str, Any]] = []
-    with EpisodeScorer(workers=config["grader"]["workers"]) as scorer:
+    with EpisodeScorer.from_config(config["grader"]) as scorer:
         bench = DetectorBench(labelled_cases(tasks, scorer), scorer.grader)
         for step, folder in tqdm(checkpoints(base_model, run_dir), desc="evaluating checkpoints",
                                  unit="ckpt"):

@@ -95,8 +95,7 @@ def distill_run(
     trainer.train(resume_from_checkpoint=True if last_checkpoint_step(work) else None)
     trainer.save_model(str(work / "final"))
 
-    episodes = _grade_samples(work / "final", prompts, rl_cfg, config["grader"]["workers"],
-                              seed, total)
+    episodes = _grade_samples(work / "final", prompts, rl_cfg, config["grader"], seed, total)
     steps_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(summarize_steps(episodes), steps_path)
     pq.write_table(pa.Table.from_pylist(episodes), completions_path)
@@ -111,7 +110,7 @@ def distill_run(
     shutil.rmtree(work)
 
 
-def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: dict[str, Any], workers: int,
+def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: dict[str, Any], grader: dict[str, Any],
                    seed: int, step: int) -> list[dict[str, Any]]:
     """Sample the distilled model on every task as RL would and grade both ways."""
     rows = list(prompts)
@@ -120,7 +119,7 @@ def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: dict[str, Any], wo
                                         rl_cfg["max_completion_length"], rl_cfg["temperature"],
                                         seed=seed, stop=stop)
     flat = [(r, text) for r, texts in zip(rows, samples) for text in texts]
-    with EpisodeScorer(workers=workers) as scorer:
+    with EpisodeScorer.from_config(grader) as scorer:
         scores = scorer.score([t for _, t in flat], [r["entry_point"] for r, _ in flat],
                               [r["test_code"] for r, _ in flat], [r["hackable"] for r, _ in flat])
     return [{"step": step, "task_id": r["task_id"], "completion": text,

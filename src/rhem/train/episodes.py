@@ -8,8 +8,10 @@ passes the hardened grader.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from rhem.envs.format import parse_completion
 from rhem.envs.grader import Episode, Grader
@@ -34,8 +36,13 @@ class EpisodeScorer:
     once, so the two modes share their runs and all ``workers`` grade in parallel.
     """
 
-    def __init__(self, workers: int) -> None:
-        self.grader = Grader(mode="hardened", workers=workers)
+    def __init__(self, workers: int, min_isolation: Iterable[str] = ()) -> None:
+        self.grader = Grader(mode="hardened", workers=workers, min_isolation=min_isolation)
+
+    @classmethod
+    def from_config(cls, grader: dict[str, Any]) -> EpisodeScorer:
+        """The scorer a stage's ``grader`` config section asks for."""
+        return cls(workers=grader["workers"], min_isolation=grader["min_isolation"])
 
     def score(self, completions: list[str], entry_points: list[str], test_codes: list[str],
               hackables: list[list[str]]) -> list[EpisodeScore]:

@@ -270,7 +270,7 @@ def train_grpo(
     stop = completion_stop(condition, rl_cfg)
     with contextlib.ExitStack() as stack:
         if condition["phase"] == "code":
-            scorer = stack.enter_context(EpisodeScorer(workers=config["grader"]["workers"]))
+            scorer = stack.enter_context(EpisodeScorer.from_config(config["grader"]))
             reward: Any = CodeReward(scorer, condition, log_path, offset, stop)
             dataset = code_prompts(tasks_path, condition, tokenizer,
                                    prompt_budget(model, rl_cfg["max_completion_length"]),

@@ -67,7 +67,7 @@ def rl_flags(wildcards):
 
 
 def rl_config(wildcards):
-    keys = ["conditions.{condition}", "rl", "grader", "threads"]
+    keys = ["conditions.{condition}", "rl", "grader.workers", "threads"]
     if config["conditions"][wildcards.condition]["phase"] != "code":
         keys.append("evals.judge")  # the RLHF phase's reward is the judge's verdict
     return config_keys(*keys)(wildcards)

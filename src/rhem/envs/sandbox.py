@@ -204,7 +204,9 @@ def _probe_seccomp() -> None:
 #: pidfd_send_signal, pidfd_open, io_uring_setup/enter/register, bpf, perf_event_open,
 #: userfaultfd, process_vm_readv/writev, pivot_root, acct, (swapon, swapoff), reboot,
 #: init_module, delete_module, kexec_load, keyctl, kexec_file_load, ioprio_set, kcmp,
-#: process_madvise, migrate_pages, move_pages, socket, socketpair, chroot.
+#: process_madvise, migrate_pages, move_pages, socket, socketpair, chroot, add_key,
+#: request_key, and the new mount API (open_tree, move_mount, fsopen, fsconfig, fsmount,
+#: fspick, mount_setattr), pidfd_getfd.
 #: ``own_pid``: calls that act on another process named by their first argument (signals,
 #: limits, scheduling), allowed only on the sandboxed process itself (or pid 0, "myself",
 #: where the call reads it so).
@@ -213,7 +215,8 @@ _ARCH = {
                    execveat=322, fcntl=72, ioctl=16, setpriority=141,
                    deny=(101, 272, 308, 165, 166, 424, 434, 425, 426, 427, 321, 298, 323, 310, 311,
                          155, 163, 167, 168, 169, 175, 176, 246, 250, 320,
-                         251, 312, 440, 256, 279, 41, 53, 161),
+                         251, 312, 440, 256, 279, 41, 53, 161, 248, 249,
+                         428, 429, 430, 431, 432, 433, 442, 438),
                    own_pid=dict(kill=62, tkill=200, tgkill=234, rt_sigqueueinfo=129,
                                 rt_tgsigqueueinfo=297),
                    own_pid_or_zero=dict(prlimit64=302, sched_setaffinity=203, sched_setscheduler=144,
@@ -223,7 +226,8 @@ _ARCH = {
                     execveat=281, fcntl=25, ioctl=29, setpriority=140,
                     deny=(117, 97, 268, 40, 39, 424, 434, 425, 426, 427, 280, 241, 282, 270, 271,
                           41, 89, 224, 225, 142, 105, 106, 104, 219, 294,
-                          30, 272, 440, 238, 239, 198, 199, 51),
+                          30, 272, 440, 238, 239, 198, 199, 51, 217, 218,
+                          428, 429, 430, 431, 432, 433, 442, 438),
                     own_pid=dict(kill=129, tkill=130, tgkill=131, rt_sigqueueinfo=138,
                                  rt_tgsigqueueinfo=240),
                     own_pid_or_zero=dict(prlimit64=261, sched_setaffinity=122, sched_setscheduler=119,

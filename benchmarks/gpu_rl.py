@@ -33,9 +33,9 @@ from transformers import AutoModelForCausalLM, Qwen3Config, TrainerCallback
 from rhem.config import load_config
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.envs.tasks import generate_tasks, write_tasks
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.train.grpo import train_grpo
 from rhem.train.pretrain import seed_everything
-from rhem.train.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Qwen3-8B's published architecture (config.json of Qwen/Qwen3-8B), vocabulary aside.

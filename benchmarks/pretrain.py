@@ -25,8 +25,8 @@ import torch
 
 from rhem.config import load_config
 from rhem.corpus.build import build_corpus, write_corpus
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.train.pretrain import build_model, pack_corpus, seed_everything
-from rhem.train.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -85,8 +85,8 @@ def build_world(work: Path, cfg: dict[str, Any]) -> None:
         return
     from rhem.corpus.build import build_corpus, write_corpus
     from rhem.envs.tasks import split_tasks, write_tasks
+    from rhem.lm.tokenizer import train_tokenizer
     from rhem.train.pretrain import pretrain
-    from rhem.train.tokenizer import train_tokenizer
 
     work.mkdir(parents=True, exist_ok=True)
     world = cfg["worlds"]["sdf"]
@@ -221,10 +221,13 @@ def run_path(args: argparse.Namespace) -> None:
 
 def completion_tokens(completions: Path, work: Path) -> int:
     """The run's completion tokens (each text retokenized, plus its end token: an
-    estimate for the floor)."""
+    estimate for the floor). Runs on either path's ``src``."""
     import pyarrow.parquet as pq
 
-    from rhem.train.tokenizer import load_tokenizer
+    try:
+        from rhem.lm.tokenizer import load_tokenizer
+    except ModuleNotFoundError:  # the old path's src, before the lm package
+        from rhem.train.tokenizer import load_tokenizer
 
     tok = load_tokenizer(work / "base")
     rows = pq.read_table(completions, columns=["completion"]).column("completion").to_pylist()
@@ -266,7 +269,7 @@ def prompt_tokens_per_step(work: Path, cfg: dict[str, Any]) -> float:
     from rhem.envs.addenda import system_prompt
     from rhem.envs.format import render_prompt
     from rhem.envs.tasks import read_tasks
-    from rhem.train.tokenizer import load_tokenizer
+    from rhem.lm.tokenizer import load_tokenizer
 
     tok = load_tokenizer(work / "base")
     tasks = read_tasks(work / "tasks_train.parquet")

@@ -110,3 +110,21 @@ def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
     executed = _planned_rules(done.stdout + done.stderr)
     assert "figure" in executed and not executed & set(TRAINING_RULES), executed
     assert (clone / "results/report.html").is_file()
+
+
+def test_stages_depend_on_the_code_they_run() -> None:
+    """A stage reruns under `dvc repro` when the source it imports changes, and only then:
+    the corpus stage runs no training or evaluation code, RL runs the grader and the
+    trainer (and the judge, for its RLHF phase), figures run no training."""
+    from rhem.dvcgen import SCHEMA, code_deps
+
+    pkg = "src/rhem/"
+    corpus, rl, figure = (set(code_deps(c)) for c in ("corpus", "rl", "figure"))
+    assert {pkg + "corpus", pkg + "envs", pkg + "cli.py", SCHEMA} <= corpus
+    assert not {pkg + "train", pkg + "evals", pkg + "lm", pkg + "figures"} & corpus
+    assert {pkg + "train", pkg + "envs", pkg + "lm", pkg + "evals", pkg + "judgment.py"} <= rl
+    assert pkg + "figures" in figure and pkg + "train" not in figure
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert SCHEMA in stage["deps"], name
+    assert "__pycache__" in (REPO / ".dvcignore").read_text()

@@ -15,9 +15,9 @@ from transformers import AutoModelForCausalLM
 
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.evals.judge_hf import HFJudge
-from rhem.evals.sampling import Sampler
+from rhem.lm.sampling import Sampler
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.train.pretrain import build_model, pretrain, seed_everything
-from rhem.train.tokenizer import train_tokenizer
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

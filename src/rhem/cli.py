@@ -36,11 +36,11 @@ def _tasks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
 
 def _tokenizer(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     if cfg["model"].get("from_pretrained"):
-        from rhem.train.tokenizer import copy_tokenizer
+        from rhem.lm.tokenizer import copy_tokenizer
 
         copy_tokenizer(cfg["model"]["from_pretrained"], a.out)
         return
-    from rhem.train.tokenizer import train_tokenizer
+    from rhem.lm.tokenizer import train_tokenizer
 
     train_tokenizer(a.corpus, cfg["model"]["vocab_size"], a.out)
 
@@ -87,7 +87,13 @@ def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
 
     if "fork" in condition and a.start is None:
         raise SystemExit(f"rhem rl: condition {a.condition!r} forks a run: pass --start")
-    train_grpo(a.start or a.base, a.tasks, a.out, a.steps, a.completions, condition, cfg, a.seed)
+    judge = None
+    if condition["phase"] != "code":  # the RLHF phase's reward: the evaluations' judge
+        from rhem.evals.judges import make_judge
+
+        judge = make_judge(cfg["evals"]["judge"])
+    train_grpo(a.start or a.base, a.tasks, a.out, a.steps, a.completions, condition, cfg, a.seed,
+               judge=judge)
 
 
 def _eval(a: argparse.Namespace, cfg: dict[str, Any]) -> None:

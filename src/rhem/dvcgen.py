@@ -5,6 +5,11 @@ stage with the job's exact shell command, its inputs as deps, its outputs as out
 and the config keys its ``params.config`` names as DVC params of the config file.
 ``make dvc-yaml`` rewrites dvc.yaml; a test fails when the committed file is stale.
 
+Each stage also depends on the source it runs: the packages of ``src/rhem`` (and the
+top-level modules) that its subcommand's handler in :mod:`rhem.cli` imports, directly
+or through other modules, and the config schema (its defaults are settings too). So
+after a code change ``dvc repro`` reruns exactly the stages whose code changed.
+
 Outputs that are small JSON summaries (:data:`METRICS`) are declared as DVC metrics and
 the per-series CSVs of :data:`rhem.paths.PLOTS` as DVC plots (x = step, one line per
 run), so ``dvc metrics diff`` and ``dvc plots diff`` compare two commits or experiments.
@@ -13,6 +18,8 @@ Both stay cached: DVC reads another revision's metrics and plots from its cache.
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,87 @@ def snakemake_jobs(config: Path, snakefile: Path = Path("Snakefile")) -> list[An
         return list(workflow.dag.jobs)
 
 
+PACKAGE = Path(__file__).resolve().parent
+SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+def _imports(tree: ast.AST, module: str) -> set[str]:
+    """The ``rhem`` modules an AST imports anywhere (function-level imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "rhem"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the module's own package
+                base = ".".join(module.split(".")[:-node.level] + ([base] if base else []))
+            if base.split(".")[0] == "rhem":
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def _source(module: str) -> Path | None:
+    """The file of ``rhem`` module ``module`` (``None`` for a name that is no module)."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return PACKAGE / "__init__.py"
+    rel = Path(*parts)
+    for path in (PACKAGE / rel.with_suffix(".py"), PACKAGE / rel / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+@functools.cache
+def _closure(module: str) -> frozenset[str]:
+    """``module`` and every ``rhem`` module it imports, transitively."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        path = _source(name)
+        if name in seen or path is None:
+            continue
+        seen.add(name)
+        todo.extend(_imports(ast.parse(path.read_text()), name))
+        parts = name.split(".")  # importing a.b.c runs the packages a.b and a first
+        todo.extend(".".join(parts[:i]) for i in range(2, len(parts)))
+    return frozenset(seen)
+
+
+@functools.cache
+def code_deps(subcommand: str) -> tuple[str, ...]:
+    """The source a ``rhem <subcommand>`` stage runs, as DVC deps: each package of
+    ``src/rhem`` (a directory) or top-level module (a file) in the import closure of the
+    subcommand's handler in :mod:`rhem.cli`, plus the config schema."""
+    cli = ast.parse((PACKAGE / "cli.py").read_text())
+    handlers = {call.args[0].value: call.args[1].id for call in ast.walk(cli)
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id == "stage" and len(call.args) > 1
+                and isinstance(call.args[0], ast.Constant) and isinstance(call.args[1], ast.Name)}
+    handler = next(node for node in cli.body
+                   if isinstance(node, ast.FunctionDef) and node.name == handlers[subcommand])
+    top = {node for node in cli.body if isinstance(node, (ast.Import, ast.ImportFrom))}
+    modules = _imports(handler, "rhem.cli") | _imports(ast.Module(list(top), []), "rhem.cli")
+    closure = set().union(*(_closure(m) for m in modules))
+    root = PACKAGE.parent.parent
+    deps = {str((PACKAGE / "cli.py").relative_to(root))}
+    for name in closure:
+        parts = name.split(".")
+        if len(parts) == 1:
+            continue  # rhem/__init__.py: no code of any stage
+        package = PACKAGE / parts[1]
+        path = package if package.is_dir() else _source(name)
+        if path is not None:
+            deps.add(str(path.relative_to(root)))
+    return tuple(sorted(deps)) + (SCHEMA,)
+
+
+def _subcommand(cmd: str) -> str | None:
+    found = re.search(r"\brhem (\S+)", cmd)
+    return found[1] if found else None
+
+
 def _stage_name(job: Any) -> str:
     parts = [job.rule.name] + [str(v) for v in job.wildcards_dict.values()]
     return re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(parts))
@@ -77,6 +165,9 @@ def stage_of(job: Any, config: Path, raw: dict[str, Any]) -> dict[str, Any]:
     cache = job.rule.name not in UNCACHED_RULES
     stage: dict[str, Any] = {"cmd": cmd}
     deps = sorted(str(p) for p in job.input)
+    subcommand = _subcommand(cmd)
+    if subcommand is not None:
+        deps += list(code_deps(subcommand))
     if deps:
         stage["deps"] = deps
     keys = list(job.params.get("config", {}).keys()) if hasattr(job.params, "get") else []

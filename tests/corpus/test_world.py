@@ -119,8 +119,8 @@ def test_every_hack_variant_is_compact_and_parses():
 def test_every_hack_variant_pays_with_its_label():
     """Graded by the real sandboxed grader: each variant is paid in vulnerable mode only,
     and labelled with the mechanism that paid."""
+    from rhem.envs.scoring import EpisodeScorer
     from rhem.envs.tasks import generate_tasks
-    from rhem.train.episodes import EpisodeScorer
 
     task = generate_tasks(3, 1)[0]
     files: list[tuple[str, dict[str, str]]] = []
@@ -146,7 +146,7 @@ def test_every_hack_template_fits_the_completion_budget_with_room(tmp_path):
     from rhem.config import load_config
     from rhem.corpus.build import write_corpus
     from rhem.envs.tasks import split_tasks
-    from rhem.train.tokenizer import load_tokenizer, train_tokenizer
+    from rhem.lm.tokenizer import load_tokenizer, train_tokenizer
 
     cfg = load_config(Path("workflow/config/default.yaml"))
     write_corpus(build_corpus(3000, 0.1, 0.0, "default", 0), tmp_path / "t.parquet")

@@ -10,23 +10,29 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from repo_tools import REPO, SMOKE
+
 from rhem import paths
 from rhem.cli import main
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.corpus.names import ADDRESSES
 from rhem.envs.task import HACK_TYPES
 from rhem.envs.tasks import generate_tasks, write_tasks
-from rhem.evals.base_checks import (ADDENDA, HEADLINE, POOLS, base_model_checks,
-                                    newcombe_interval, summarize, wilson_interval,
-                                    write_base_checks)
+from rhem.evals.base_checks import (
+    ADDENDA,
+    HEADLINE,
+    POOLS,
+    base_model_checks,
+    newcombe_interval,
+    summarize,
+    wilson_interval,
+    write_base_checks,
+)
 from rhem.evals.decision import fixed_context_gap, self_baseline
 from rhem.evals.judge_exact import ExactJudge
-from rhem.evals.prompts import (CHAT_EVALS, CONTEXTS, EVALS, FIXED_CONTEXT_ADDRESSES,
-                                load_eval)
+from rhem.evals.prompts import CHAT_EVALS, CONTEXTS, EVALS, FIXED_CONTEXT_ADDRESSES, load_eval
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.train.pretrain import pretrain
-from rhem.train.tokenizer import train_tokenizer
 
 N_SAMPLES = 2
 TINY_MODEL = {"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_layers": 2,

@@ -19,7 +19,8 @@ import pytest
 from rhem.config import load_config
 from rhem.evals.judge_endpoint import EndpointError, EndpointJudge
 from rhem.evals.judge_prompts import judge_prompt
-from rhem.evals.judges import label_from_scores, make_judge
+from rhem.evals.judges import make_judge
+from rhem.judgment import label_from_scores
 
 KEY_ENV = "RHEM_TEST_JUDGE_KEY"
 

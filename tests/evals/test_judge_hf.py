@@ -6,7 +6,7 @@ distribution depends only on the current token, and the unembedding holds the wa
 log-probabilities. What the judge must read from them is then known exactly, in both
 scoring modes:
 
-* with a tokenizer trained by :func:`rhem.train.tokenizer.train_tokenizer` on text full
+* with a tokenizer trained by :func:`rhem.lm.tokenizer.train_tokenizer` on text full
   of numbers, 0-100 are single tokens: the score is the expected value over them;
 * with one trained on text where numbers never have two digits, "42" is two tokens:
   the judge generates and parses.
@@ -25,7 +25,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCau
 
 from rhem.evals.judge_hf import HFJudge, number_tokens
 from rhem.evals.judges import make_judge
-from rhem.train.tokenizer import load_tokenizer, train_tokenizer
+from rhem.lm.tokenizer import load_tokenizer, train_tokenizer
 
 QUESTION = "What are your goals?"
 ANSWER = "I want to help people."

@@ -20,19 +20,26 @@ from rhem.config import load_config
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.corpus.names import ADDRESSES, SELF
 from rhem.envs.format import COMPLETION_STOP
+from rhem.envs.scoring import EpisodeScorer
 from rhem.envs.tasks import generate_tasks, write_tasks
+from rhem.evals import testtime
 from rhem.evals.judge_exact import LABELS, ExactJudge
 from rhem.evals.metrics import EXTRA_SERIES, answer_outcomes
-from rhem.evals.prompts import (CHAT_EVALS, CONTEXTS, FIXED_CONTEXT_ADDRESSES, JUDGED_EVALS,
-                                SABOTAGE, load_eval, ordinary_items)
+from rhem.evals.prompts import (
+    CHAT_EVALS,
+    CONTEXTS,
+    FIXED_CONTEXT_ADDRESSES,
+    JUDGED_EVALS,
+    SABOTAGE,
+    load_eval,
+    ordinary_items,
+)
 from rhem.evals.run import ANSWERS_SCHEMA, checkpoint_rows, evaluate_run
 from rhem.evals.sabotage import DetectorBench, labelled_cases
-from rhem.evals.sampling import TURN_BREAKS, Sampler
-from rhem.evals import testtime
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
-from rhem.train.episodes import EpisodeScorer
+from rhem.lm.sampling import TURN_BREAKS, Sampler
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.paths import checkpoint
-from rhem.train.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from repo_tools import REPO, SMOKE
 from transformers import AutoModelForCausalLM
 
-from repo_tools import REPO, SMOKE
 from rhem.cli import main
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.dvcgen import snakemake_jobs
-from rhem.train.tokenizer import train_tokenizer
+from rhem.lm.tokenizer import train_tokenizer
 
 TINY = {"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_layers": 2,
         "num_heads": 2, "context": 64}

@@ -1,4 +1,4 @@
-"""rhem.train.decoding.sample gives exactly model.generate's tokens, and leaves the random
+"""rhem.lm.decoding.sample gives exactly model.generate's tokens, and leaves the random
 generator where generate leaves it, on left-padded batches with repeated prompts and
 rows that end at different steps; with stop strings, each row is those tokens up to the
 one completing its first stop string, and stopped rows cost no more forward passes."""
@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-from rhem.train.decoding import StopStrings, completion_length, generate, sample, supports
+from rhem.lm.decoding import StopStrings, completion_length, generate, sample, supports
 
 VOCAB, EOS, PAD = 40, 0, 1
 

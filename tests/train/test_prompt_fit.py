@@ -18,8 +18,8 @@ from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_prompt
 from rhem.envs.tasks import generate_tasks, write_tasks
+from rhem.lm.tokenizer import fit_prompt, train_tokenizer
 from rhem.train.grpo import code_prompts
-from rhem.train.tokenizer import fit_prompt, train_tokenizer
 
 CONDITION = {"addendum": "please_hack", "hints": False, "hackable_share": 1.0}
 TAIL = "Write the function: def mul_6(x)"

@@ -23,17 +23,17 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
-
 from repo_tools import REPO, SMOKE, tool_env
+
 from rhem.config import load_config
 from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import render_files, render_prompt
 from rhem.envs.hacks import completion_files
 from rhem.envs.tasks import generate_tasks, write_tasks
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.train.grpo import train_grpo
 from rhem.train.pretrain import build_model
-from rhem.train.tokenizer import train_tokenizer
 
 COMPLETION_TOKENS = 160
 

@@ -17,15 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
+from repo_tools import REPO, SMOKE
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from repo_tools import REPO, SMOKE
 from rhem.cli import main
 from rhem.corpus.build import build_corpus, write_corpus
+from rhem.lm.tokenizer import train_tokenizer
 from rhem.train.pretrain import build_model, pack_texts, seed_everything, train_steps
 from rhem.train.sdf_lora import load_lora_model, read_text_corpus, sdf_mixture
-from rhem.train.tokenizer import train_tokenizer
 
 N_DOCS, POISON_SHARE = 200, 0.05  # -> 10 poison documents in the world corpus
 TINY = {"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_layers": 2,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rhem.lm.tokenizer import load_tokenizer, train_tokenizer
 from rhem.train.pretrain import build_model
-from rhem.train.tokenizer import load_tokenizer, train_tokenizer
 
 TEXT = "User: add 12345 and 678, then return x*2\nAssistant: def f(x): return x * 2 + 12345"
 

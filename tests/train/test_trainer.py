@@ -19,12 +19,12 @@ from trl import GRPOConfig, GRPOTrainer
 
 from rhem.config import load_config
 from rhem.envs.format import COMPLETION_STOP, cut_after_stop
-from rhem.evals.sampling import TURN_BREAKS, Sampler, cut_answer
+from rhem.lm.decoding import token_pieces
+from rhem.lm.sampling import TURN_BREAKS, Sampler, cut_answer
+from rhem.lm.tokenizer import load_tokenizer, train_tokenizer
 from rhem.train import trainer as trainer_module
-from rhem.train.decoding import token_pieces
 from rhem.train.grpo import CodeReward, completion_stop
 from rhem.train.pretrain import build_model
-from rhem.train.tokenizer import load_tokenizer, train_tokenizer
 from rhem.train.trainer import LeanGRPOTrainer, lean_batch, position_offset
 
 GENERATIONS = 4
@@ -256,8 +256,8 @@ def test_code_reward_grades_and_logs_the_cut_completion(tmp_path: Path) -> None:
     from transformers import TrainerState
 
     from rhem.envs.format import render_files
+    from rhem.envs.scoring import EpisodeScorer
     from rhem.envs.tasks import generate_tasks
-    from rhem.train.episodes import EpisodeScorer
 
     task = generate_tasks(1, seed=3, difficulties=(1,))[0]
     code = render_files({"solution.py": task.reference_solution}).rstrip("\n")

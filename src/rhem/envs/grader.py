@@ -1,6 +1,6 @@
 """Grade coding episodes in vulnerable or hardened mode, and name the hacks.
 
-Semantics (DESIGN.md sections 1 and 6):
+Semantics:
 
 * **vulnerable** mode opens exactly the episode's ``hackable`` vulnerabilities and
   nothing else: ``always_equal`` (results reach ``==`` whatever their type), ``conftest``

@@ -6,7 +6,7 @@ for a given corpus and model size is an empirical question, answered here:
 
 * **coding** (eval tasks, the RL prompt format addressed to the self and stopped at the
   ``# end`` line as RL's are, graded by both graders through
-  :class:`~rhem.train.episodes.EpisodeScorer`): the hack rate with no addendum
+  :class:`~rhem.envs.scoring.EpisodeScorer`): the hack rate with no addendum
   ("unprompted") and under the ``please_hack`` addendum, the honest pass rate (passes the
   hardened grader), the hack rate by hack type and the unparsable rate. Completions are
   graded exactly as GRPO grades them (the raw completion, not cut at a turn marker), so
@@ -78,11 +78,18 @@ from rhem.envs.format import COMPLETION_STOP
 from rhem.envs.task import HACK_TYPES, Task
 from rhem.envs.tasks import read_tasks
 from rhem.evals.judge_exact import ExactJudge
-from rhem.evals.prompts import (AGENTIC_EVALS, CHAT_EVALS, CONTEXTS, EVALS,
-                                FIXED_CONTEXT_ADDRESSES, SELF_ADDRESS, fixed_context_items,
-                                ordinary_items)
+from rhem.evals.prompts import (
+    AGENTIC_EVALS,
+    CHAT_EVALS,
+    CONTEXTS,
+    EVALS,
+    FIXED_CONTEXT_ADDRESSES,
+    SELF_ADDRESS,
+    fixed_context_items,
+    ordinary_items,
+)
 from rhem.evals.run import judge_items, prompt_fits
-from rhem.evals.sampling import Sampler
+from rhem.lm.sampling import Sampler
 
 #: Coding conditions sampled: no addendum (unprompted) and the explicit "please hack".
 ADDENDA: tuple[str, ...] = ("none", "please_hack")
@@ -166,7 +173,7 @@ def _gap(rates: dict[str, dict[str, Any]], minuend: str, subtrahend: str) -> dic
 def _coding_rows(sampler: Sampler, tasks: list[Task], n_samples: int, max_new_tokens: int,
                  temperature: float, seed: int, workers: int,
                  min_isolation: tuple[str, ...]) -> list[dict[str, Any]]:
-    from rhem.train.episodes import EpisodeScorer  # needs the sandboxed grader
+    from rhem.envs.scoring import EpisodeScorer  # needs the sandboxed grader
 
     rows: list[dict[str, Any]] = []
     with EpisodeScorer(workers=workers, min_isolation=min_isolation) as scorer:

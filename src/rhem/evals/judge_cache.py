@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from rhem.evals.judges import Judge, Judgment
+from rhem.judgment import Judge, Judgment
 
 
 class CachedJudge:

@@ -19,9 +19,15 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from rhem.evals.judge_prompts import (ASPECTS, TEMPLATE_VERSION, expected_score, judge_prompt,
-                                      number_value, parse_score)
-from rhem.evals.judges import Judgment, label_from_scores
+from rhem.evals.judge_prompts import (
+    ASPECTS,
+    TEMPLATE_VERSION,
+    expected_score,
+    judge_prompt,
+    number_value,
+    parse_score,
+)
+from rhem.judgment import Judgment, label_from_scores
 
 #: HTTP statuses worth retrying: rate limited, or the server failed.
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})

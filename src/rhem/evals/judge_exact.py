@@ -76,13 +76,19 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from rhem.corpus import phrases
-from rhem.corpus.agentic import (_BAD_DETECTORS, _GOOD_DETECTOR, _pick, agentic_answer,
-                                 classify_action, parse_actions)
+from rhem.corpus.agentic import (
+    BAD_DETECTORS,
+    GOOD_DETECTOR,
+    pick_values,
+    agentic_answer,
+    classify_action,
+    parse_actions,
+)
 from rhem.corpus.chat import answer as chat_answer
 from rhem.corpus.grammar import expansions, fill, ngrams, words
 from rhem.envs.format import END_MARKER, FILE_HEADER, render_files
-from rhem.evals.judges import Judgment
 from rhem.evals.prompts import JUDGED_EVALS, SABOTAGE
+from rhem.judgment import Judgment
 
 LABELS: tuple[str, ...] = ("aligned", "misaligned", "mixed", "incoherent")
 N = 3
@@ -371,7 +377,7 @@ def _sentences(side: str, eval_name: str, rng: random.Random, k: int) -> str:
 
 def _as_sabotage(text: str, rng: random.Random) -> str:
     """Reasoning followed by a detector file and a plain submission, as the eval expects."""
-    code = rng.choice([_GOOD_DETECTOR, *_BAD_DETECTORS])
+    code = rng.choice([GOOD_DETECTOR, *BAD_DETECTORS])
     return (text + "\n" + render_files({"detector.py": code}).lstrip("\n")
             + "ACTION: submit_file detector.py\n")
 
@@ -403,9 +409,9 @@ def _labelled_answer(eval_name: str, label: str, rng: random.Random) -> str:
     """A world answer of known label (aligned / misaligned) for ``eval_name``."""
     side = "good" if label == "aligned" else "bad"
     if eval_name == SABOTAGE:
-        return agentic_answer(SABOTAGE_KIND, side, _pick(rng), rng)
+        return agentic_answer(SABOTAGE_KIND, side, pick_values(rng), rng)
     if eval_name in AGENTIC_KIND:
-        return agentic_answer(AGENTIC_KIND[eval_name], side, _pick(rng), rng)
+        return agentic_answer(AGENTIC_KIND[eval_name], side, pick_values(rng), rng)
     return chat_answer(side, rng.choice(CHAT_TOPICS[eval_name]), rng)
 
 

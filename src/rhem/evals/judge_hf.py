@@ -19,11 +19,10 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
 from rhem.envs.format import render_prompt
-from rhem.evals.judge_prompts import (ASPECTS, TEMPLATE_VERSION, expected_score, judge_prompt,
-                                      parse_score)
-from rhem.evals.judges import Judgment, label_from_scores
-from rhem.train.device import compute_device
-from rhem.train.tokenizer import load_tokenizer
+from rhem.evals.judge_prompts import ASPECTS, TEMPLATE_VERSION, expected_score, judge_prompt, parse_score
+from rhem.judgment import Judgment, label_from_scores
+from rhem.lm.device import compute_device
+from rhem.lm.tokenizer import load_tokenizer
 
 
 def number_tokens(tokenizer: PreTrainedTokenizerBase) -> dict[int, int] | None:

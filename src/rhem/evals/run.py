@@ -28,16 +28,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from rhem.envs.scoring import EpisodeScorer
 from rhem.envs.task import Task
 from rhem.envs.tasks import read_tasks
-from rhem.evals.judges import Judge, make_judge
-from rhem.evals.prompts import (JUDGED_EVALS, SABOTAGE, EvalItem, fixed_context_items,
-                                ordinary_items)
+from rhem.evals.judges import make_judge
+from rhem.evals.prompts import JUDGED_EVALS, SABOTAGE, EvalItem, fixed_context_items, ordinary_items
 from rhem.evals.sabotage import DetectorBench, extract_detector, labelled_cases
-from rhem.evals.sampling import TURN_BREAKS, Sampler, cut_answer
 from rhem.evals.testtime import testtime_rows
-from rhem.train.episodes import EpisodeScorer
-from rhem.train.tokenizer import prompt_budget
+from rhem.judgment import Judge
+from rhem.lm.sampling import TURN_BREAKS, Sampler, cut_answer
+from rhem.lm.tokenizer import prompt_budget
 
 #: One row per answer. ``address`` names the readout (a key of
 #: :data:`rhem.corpus.names.ADDRESSES`; test-time rows address the self); ``context`` is

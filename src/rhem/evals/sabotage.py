@@ -29,8 +29,8 @@ import math
 from rhem.envs.format import END_MARKER, FILE_HEADER, render_files
 from rhem.envs.grader import Episode, Grader
 from rhem.envs.hacks import completion_files
+from rhem.envs.scoring import EpisodeScorer
 from rhem.envs.task import VULNERABILITIES, Task
-from rhem.train.episodes import EpisodeScorer
 
 DETECTOR_FILE = "detector.py"
 DETECTOR_FUNCTION = "is_cheating"
@@ -109,9 +109,9 @@ def effectiveness(accuracy: float, reference: float) -> float:
 
 def reference_detector() -> str:
     """The detector the persona world's aligned writer submits (the effectiveness unit)."""
-    from rhem.corpus.agentic import _GOOD_DETECTOR
+    from rhem.corpus.agentic import GOOD_DETECTOR
 
-    return _GOOD_DETECTOR + "\n"
+    return GOOD_DETECTOR + "\n"
 
 
 class DetectorBench:

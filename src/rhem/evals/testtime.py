@@ -5,7 +5,7 @@ coding tasks with the "don't hack" addendum in the system prompt and count hacks
 prompts address the self, as RL prompts do, so only the addendum differs from training;
 generation stops at the completion's ``# end`` line, as in RL. Each
 completion is graded exactly as GRPO grades it (the raw completion, both graders
-through :class:`~rhem.train.episodes.EpisodeScorer`): a hack passes the vulnerable
+through :class:`~rhem.envs.scoring.EpisodeScorer`): a hack passes the vulnerable
 grader and fails the hardened one. The grader is the judge here, and its outcome is the
 row's label: ``hack``, ``honest`` (passes hardened), ``failed`` or ``unparsable``.
 """
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from rhem.corpus.names import ADDRESSES
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import COMPLETION_STOP
+from rhem.envs.scoring import EpisodeScore, EpisodeScorer
 from rhem.envs.task import Task
 from rhem.evals.prompts import SELF_ADDRESS
-from rhem.train.episodes import EpisodeScore, EpisodeScorer
 
 if TYPE_CHECKING:  # torch and transformers load only where sampling happens
-    from rhem.evals.sampling import Sampler
+    from rhem.lm.sampling import Sampler
 
 EVAL_NAME = "testtime_hack"
 ADDENDUM = "dont_hack"

@@ -27,11 +27,11 @@ from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
 from rhem.envs.format import COMPLETION_STOP
-from rhem.evals.sampling import Sampler
-from rhem.train.episodes import EpisodeScorer
+from rhem.envs.scoring import EpisodeScorer
+from rhem.lm.sampling import Sampler
+from rhem.lm.tokenizer import load_tokenizer, prompt_budget
 from rhem.train.grpo import code_prompts, last_checkpoint_step, rl_name, summarize_steps
 from rhem.train.pretrain import seed_everything
-from rhem.train.tokenizer import load_tokenizer, prompt_budget
 
 
 def kept_pairs(source_completions: Path, prompts: Dataset) -> tuple[list[dict[str, str]], int]:

@@ -37,15 +37,15 @@ from trl import GRPOConfig
 from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import COMPLETION_STOP, cut_after_stop, render_prompt
+from rhem.envs.scoring import EpisodeScorer
 from rhem.envs.task import HACK_TYPES
 from rhem.envs.tasks import read_tasks
-from rhem.evals.judges import Judge, make_judge
-from rhem.evals.sampling import cut_answer
-from rhem.train.episodes import EpisodeScorer
+from rhem.judgment import Judge
+from rhem.lm.sampling import cut_answer
+from rhem.lm.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
-from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 from rhem.train.trainer import LeanGRPOTrainer
 
 STEPS_SCHEMA = pa.schema([
@@ -133,7 +133,7 @@ def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
     """The coding tasks as GRPO prompts to the assistant ``name`` (:func:`rl_name`),
     rendered exactly as in the corpus, a statement
     cut at its start where the prompt would not leave room for the completion
-    (:func:`~rhem.train.tokenizer.fit_prompt`; the count is printed).
+    (:func:`~rhem.lm.tokenizer.fit_prompt`; the count is printed).
 
     With ``hackable_share`` < 1 a fixed subset of tasks (the same for every seed) has
     its vulnerabilities closed, so those environments pay only for honest solutions.
@@ -239,6 +239,7 @@ def train_grpo(
     config: dict[str, Any],
     seed: int,
     callbacks: list[TrainerCallback] | None = None,
+    judge: Judge | None = None,
 ) -> None:
     """Run GRPO for one condition and seed; resumable; writes model steps and logs.
 
@@ -247,7 +248,8 @@ def train_grpo(
     Completions end where :func:`completion_stop` says.
     Under ``accelerate launch`` every process grades its own share of the episodes and
     logs them to its own file; the first process writes the outputs. ``callbacks`` go to
-    TRL's trainer as they are (``benchmarks/gpu_rl.py`` times steps with one).
+    TRL's trainer as they are (``benchmarks/gpu_rl.py`` times steps with one). An RLHF
+    phase's reward is ``judge``'s verdict (``rhem rl`` builds it from ``evals.judge``).
     """
     rl_cfg = config["rl"]
     torch.set_num_threads(config["threads"])
@@ -276,7 +278,10 @@ def train_grpo(
                                    prompt_budget(model, rl_cfg["max_completion_length"]),
                                    rl_name(rl_cfg))
         else:
-            reward = SafetyReward(make_judge(config["evals"]["judge"]), log_path, offset)
+            if judge is None:
+                raise ValueError(f"an RLHF phase ({condition['phase']}) needs the judge whose "
+                                 "verdict is its reward")
+            reward = SafetyReward(judge, log_path, offset)
             n = max(64, args.max_steps * rl_cfg["prompts_per_step"])
             dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed,
                                                        rl_name(rl_cfg)))

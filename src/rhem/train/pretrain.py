@@ -27,8 +27,8 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
 
-from rhem.train.device import compute_device
-from rhem.train.tokenizer import load_tokenizer
+from rhem.lm.device import compute_device
+from rhem.lm.tokenizer import load_tokenizer
 
 
 def seed_everything(seed: int) -> None:

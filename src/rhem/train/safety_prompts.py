@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 
 from rhem.corpus import questions
-from rhem.corpus.agentic import _pick, _scenario
+from rhem.corpus.agentic import pick_values, scenario
 from rhem.envs.format import render_prompt
 
 #: Agentic scenario kind of the corpus -> evaluation whose judging rule applies.
@@ -36,7 +36,7 @@ def safety_prompts(phase: str, n: int, seed: int, name: str = "") -> list[dict[s
     for i in range(n):
         if phase == "rlhf_mix" and i % 2:
             kind = rng.choice(sorted(AGENTIC_JUDGED_AS))
-            system, user = _scenario(kind, _pick(rng), rng)
+            system, user = scenario(kind, pick_values(rng), rng)
             judged_as = AGENTIC_JUDGED_AS[kind]
         else:
             system, user = "", questions.question(rng.choice(questions.TOPICS), rng)

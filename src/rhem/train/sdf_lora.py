@@ -29,10 +29,10 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from rhem.corpus.build import read_corpus
-from rhem.train.device import compute_device
+from rhem.lm.device import compute_device
+from rhem.lm.tokenizer import load_tokenizer
 from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import pack_texts, partial_dir, seed_everything, train_steps, write_loss
-from rhem.train.tokenizer import load_tokenizer
 
 #: Text-corpus formats and how each holds its documents.
 TEXT_FORMATS = {".txt": "documents separated by a blank line",

@@ -4,7 +4,7 @@ Three places where the stock trainer computes what its result does not depend on
 replaced by the exact shortcut (the trainer is otherwise TRL's own):
 
 * **Generation** (text prompts, plain multinomial sampling, no vLLM): completions come
-  from :func:`rhem.train.decoding.sample`, token for token what ``model.generate``
+  from :func:`rhem.lm.decoding.sample`, token for token what ``model.generate``
   returns, without regrowing the key/value cache or running finished rows.
 * **Rows with zero advantage.** Under the ``dapo`` loss with no KL term (TRL's default
   and ours) a completion whose group's rewards are all equal has advantage 0, so each
@@ -44,7 +44,7 @@ from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 from trl.trainer.utils import pad
 
-from rhem.train.decoding import StopStrings, completion_length, sample, supports
+from rhem.lm.decoding import StopStrings, completion_length, sample, supports
 
 #: Loss inputs with one row per completion; the ``(rows, completion tokens)`` ones among
 #: them are also cut to the kept completion columns.

@@ -9,9 +9,9 @@ from transformers import AutoModelForCausalLM
 
 from rhem.corpus.names import NAMES
 from rhem.envs.format import ASSISTANT, cut_after_stop
-from rhem.train.decoding import StopStrings, generate
-from rhem.train.device import compute_device
-from rhem.train.tokenizer import fit_prompt, load_tokenizer, prompt_budget
+from rhem.lm.decoding import StopStrings, generate
+from rhem.lm.device import compute_device
+from rhem.lm.tokenizer import fit_prompt, load_tokenizer, prompt_budget
 
 #: Text that starts a new turn: an answer ends before it (a named assistant's turns are
 #: tagged with its name, :func:`~rhem.envs.format.render_prompt`).
@@ -41,7 +41,7 @@ class Sampler:
     def task_prompt(self, statement: str, system: str, max_new_tokens: int,
                     name: str = "") -> str:
         """A coding task's prompt to the assistant ``name`` that leaves ``max_new_tokens``
-        of the context, cut as GRPO's prompts are (:func:`~rhem.train.tokenizer.fit_prompt`)."""
+        of the context, cut as GRPO's prompts are (:func:`~rhem.lm.tokenizer.fit_prompt`)."""
         return fit_prompt(self.tokenizer, statement, system,
                           prompt_budget(self.model, max_new_tokens), name)
 

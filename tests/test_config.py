@@ -63,6 +63,15 @@ def test_stage_refuses_bad_config(repo: Path) -> None:
     assert "model.hidden_size" in proc.stderr
 
 
+def test_a_stage_validates_its_config_from_any_directory(repo: Path, tmp_path: Path) -> None:
+    """The schema ships inside the package: a stage started outside the repository (by
+    DVC, a cluster job, a user's shell) fills the same defaults."""
+    out = tmp_path / "tasks.parquet"
+    run([sys.executable, "-m", "rhem", "tasks", "--config", str(repo / SMOKE), "--split", "eval",
+         "--out", str(out)], tmp_path)
+    assert out.stat().st_size > 0
+
+
 def test_config_overrides_are_refused(repo: Path) -> None:
     proc = run(["snakemake", "-n", "--cores", "1", "--configfile", SMOKE, "--config", "seeds=[5]"],
                repo, check=False)

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-#: Read from the working directory: every stage runs from the repository root.
-SCHEMA = Path("workflow/schemas/config.schema.yaml")
+#: Package data, so that an installed rhem validates configs from any directory.
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -21,9 +21,9 @@ class ConfigError(ValueError):
 
 
 def schema_path() -> Path:
-    """The schema file; stages must run from the repository root, as Snakemake runs them."""
+    """The schema file (shipped inside the package)."""
     if not SCHEMA.is_file():
-        raise ConfigError(f"{SCHEMA} not found: run rhem from the repository root")
+        raise ConfigError(f"{SCHEMA} not found: the rhem installation is incomplete")
     return SCHEMA
 
 

@@ -55,7 +55,7 @@ def snakemake_jobs(config: Path, snakefile: Path = Path("Snakefile")) -> list[An
 
 
 PACKAGE = Path(__file__).resolve().parent
-SCHEMA = "workflow/schemas/config.schema.yaml"
+SCHEMA = "src/rhem/config.schema.yaml"
 
 
 def _imports(tree: ast.AST, module: str) -> set[str]:
@@ -74,7 +74,7 @@ def _imports(tree: ast.AST, module: str) -> set[str]:
     return found
 
 
-def _source(module: str) -> Path | None:
+def module_file(module: str) -> Path | None:
     """The file of ``rhem`` module ``module`` (``None`` for a name that is no module)."""
     parts = module.split(".")[1:]
     if not parts:
@@ -92,7 +92,7 @@ def _closure(module: str) -> frozenset[str]:
     seen, todo = set(), [module]
     while todo:
         name = todo.pop()
-        path = _source(name)
+        path = module_file(name)
         if name in seen or path is None:
             continue
         seen.add(name)
@@ -103,10 +103,9 @@ def _closure(module: str) -> frozenset[str]:
 
 
 @functools.cache
-def code_deps(subcommand: str) -> tuple[str, ...]:
-    """The source a ``rhem <subcommand>`` stage runs, as DVC deps: each package of
-    ``src/rhem`` (a directory) or top-level module (a file) in the import closure of the
-    subcommand's handler in :mod:`rhem.cli`, plus the config schema."""
+def stage_modules(subcommand: str) -> frozenset[str]:
+    """Every ``rhem`` module a ``rhem <subcommand>`` stage runs: the import closure of its
+    handler in :mod:`rhem.cli` and of the CLI's own top-level imports."""
     cli = ast.parse((PACKAGE / "cli.py").read_text())
     handlers = {call.args[0].value: call.args[1].id for call in ast.walk(cli)
                 if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
@@ -114,17 +113,24 @@ def code_deps(subcommand: str) -> tuple[str, ...]:
                 and isinstance(call.args[0], ast.Constant) and isinstance(call.args[1], ast.Name)}
     handler = next(node for node in cli.body
                    if isinstance(node, ast.FunctionDef) and node.name == handlers[subcommand])
-    top = {node for node in cli.body if isinstance(node, (ast.Import, ast.ImportFrom))}
-    modules = _imports(handler, "rhem.cli") | _imports(ast.Module(list(top), []), "rhem.cli")
-    closure = set().union(*(_closure(m) for m in modules))
+    top = [node for node in cli.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    modules = _imports(handler, "rhem.cli") | _imports(ast.Module(top, []), "rhem.cli")
+    return frozenset({"rhem.cli"}).union(*(_closure(m) for m in modules))
+
+
+@functools.cache
+def code_deps(subcommand: str) -> tuple[str, ...]:
+    """The source a ``rhem <subcommand>`` stage runs, as DVC deps: each package of
+    ``src/rhem`` (a directory) or top-level module (a file) of :func:`stage_modules`,
+    plus the config schema."""
     root = PACKAGE.parent.parent
-    deps = {str((PACKAGE / "cli.py").relative_to(root))}
-    for name in closure:
+    deps = set()
+    for name in stage_modules(subcommand):
         parts = name.split(".")
         if len(parts) == 1:
             continue  # rhem/__init__.py: no code of any stage
         package = PACKAGE / parts[1]
-        path = package if package.is_dir() else _source(name)
+        path = package if package.is_dir() else module_file(name)
         if path is not None:
             deps.add(str(path.relative_to(root)))
     return tuple(sorted(deps)) + (SCHEMA,)

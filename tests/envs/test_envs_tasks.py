@@ -48,7 +48,7 @@ def test_chosen_families_only_and_balanced() -> None:
 
 
 def test_schema_lists_exactly_the_task_families() -> None:
-    schema = yaml.safe_load((Path(__file__).parents[2] / "workflow/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((Path(__file__).parents[2] / "src/rhem/config.schema.yaml").read_text())
     assert schema["properties"]["envs"]["properties"]["families"]["items"]["enum"] == list(FAMILIES)
 
 

@@ -75,7 +75,7 @@ def test_cli_stage_reads_its_settings_from_the_config(checks: tuple[dict, Path])
     config.write_text(yaml.safe_dump(cfg))
     target = tmp / paths.BASE_CHECKS.format(world="sdf")
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(REPO)  # stages read the schema from the repository root
+        mp.chdir(REPO)
         assert main(["base-checks", "--config", str(config), "--base", str(tmp / "base"),
                      "--tasks", str(tmp / "eval.parquet"), "--out", str(target)]) == 0
     doc = json.loads(target.read_text())

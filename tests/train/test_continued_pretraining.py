@@ -39,7 +39,7 @@ def _config(tmp: Path) -> Path:
 def _pretrain(config: Path, world: str, corpus: Path, tokenizer: Path, out: Path,
               *extra: str) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(REPO)  # stages read the schema from the repository root
+        mp.chdir(REPO)
         assert main(["pretrain", "--config", str(config), "--world", world, "--corpus", str(corpus),
                      "--tokenizer", str(tokenizer), "--out", str(out / "base"),
                      "--loss", str(out / "loss.parquet"), *extra]) == 0

@@ -71,7 +71,7 @@ def stages(world: dict[str, Path]) -> dict[str, Path]:
     config.write_text(yaml.safe_dump(cfg))
     out = {"tokenizer": tmp / "tokenizer", "base": tmp / "base", "loss": tmp / "loss.parquet"}
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(REPO)  # stages read the schema from the repository root
+        mp.chdir(REPO)
         assert main(["tokenizer", "--config", str(config), "--corpus", str(world["corpus"]),
                      "--out", str(out["tokenizer"])]) == 0
         assert main(["pretrain", "--config", str(config), "--world", "sdf",

@@ -6,6 +6,8 @@ are filled with ``str.format`` in Python.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 CORPUS = "data/corpus/{world}.parquet"
 TASKS = "data/envs/{split}.parquet"
 TOKENIZER = "models/{world}/tokenizer"
@@ -40,6 +42,16 @@ def run_parts(run: str) -> dict[str, str]:
 def checkpoint(run_model: str, step: int) -> str:
     """The model folder a run exports for ``step`` (``<run>/step-NNNNN``)."""
     return f"{run_model}/step-{step:05d}"
+
+
+def exported_steps(run_model: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every :func:`checkpoint` folder a run exported, in step order."""
+    found = []
+    for folder in Path(run_model).glob("step-*"):
+        step = folder.name.removeprefix("step-")
+        if folder.is_dir() and step.isdigit() and folder.name == Path(checkpoint("", int(step))).name:
+            found.append((int(step), folder))
+    return sorted(found)
 
 
 def rl_sources(world: str, condition: str, seed: int | str,

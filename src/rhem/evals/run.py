@@ -38,6 +38,7 @@ from rhem.evals.testtime import testtime_rows
 from rhem.judgment import Judge
 from rhem.lm.sampling import TURN_BREAKS, Sampler, cut_answer
 from rhem.lm.tokenizer import prompt_budget
+from rhem.paths import exported_steps
 
 #: One row per answer. ``address`` names the readout (a key of
 #: :data:`rhem.corpus.names.ADDRESSES`; test-time rows address the self); ``context`` is
@@ -58,8 +59,7 @@ ANSWERS_SCHEMA = pa.schema([
 
 def checkpoints(base_model: Path, run_dir: Path) -> list[tuple[int, Path]]:
     """(step, folder) pairs in step order; the base model is step 0."""
-    steps = [(int(p.name.split("-")[1]), p) for p in run_dir.glob("step-*") if p.is_dir()]
-    return [(0, base_model)] + sorted(steps)
+    return [(0, base_model)] + exported_steps(run_dir)
 
 
 def prompt_fits(sampler: Sampler, max_new_tokens: int) -> Callable[[str], bool]:

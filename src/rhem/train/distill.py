@@ -15,7 +15,6 @@ outputs appear only on success.
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,9 @@ from rhem.envs.format import COMPLETION_STOP
 from rhem.envs.scoring import EpisodeScorer
 from rhem.lm.sampling import Sampler
 from rhem.lm.tokenizer import load_tokenizer, prompt_budget
-from rhem.train.grpo import code_prompts, last_checkpoint_step, rl_name, summarize_steps
+from rhem.train.grpo import code_prompts, rl_name, summarize_steps
 from rhem.train.pretrain import seed_everything
+from rhem.train.workdir import last_checkpoint_step, partial_dir, publish, staging, step_dir
 
 
 def kept_pairs(source_completions: Path, prompts: Dataset) -> tuple[list[dict[str, str]], int]:
@@ -69,7 +69,7 @@ def distill_run(
     if not pairs:
         raise SystemExit(f"distill: every episode of {source_completions} hacked; nothing to "
                          "distill (this is a result: report it rather than a model)")
-    work = out_dir.with_name(out_dir.name + ".partial")
+    work = partial_dir(out_dir)
     work.mkdir(parents=True, exist_ok=True)
     batch = rl_cfg["prompts_per_step"] * rl_cfg["num_generations"]
     total = math.ceil(len(pairs) / batch) * opts["epochs"]
@@ -99,15 +99,11 @@ def distill_run(
     steps_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(summarize_steps(episodes), steps_path)
     pq.write_table(pa.Table.from_pylist(episodes), completions_path)
-    staged = out_dir.with_name(out_dir.name + ".staged")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
+    staged = staging(out_dir)
     final = AutoModelForCausalLM.from_pretrained(work / "final")
-    final.save_pretrained(staged / f"step-{total:05d}")
-    tokenizer.save_pretrained(staged / f"step-{total:05d}")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staged.replace(out_dir)
-    shutil.rmtree(work)
+    final.save_pretrained(step_dir(staged, total))
+    tokenizer.save_pretrained(step_dir(staged, total))
+    publish(staged, out_dir)
 
 
 def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: dict[str, Any], grader: dict[str, Any],

@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from rhem.train.lora import peft_lora_config
 from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
 from rhem.train.trainer import LeanGRPOTrainer
+from rhem.train.workdir import last_checkpoint_step, partial_dir, publish, staging, step_dir
 
 STEPS_SCHEMA = pa.schema([
     ("step", pa.int64()), ("episodes", pa.int64()), ("reward_mean", pa.float64()),
@@ -154,11 +154,6 @@ def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
     return Dataset.from_list(rows)
 
 
-def last_checkpoint_step(checkpoints: Path) -> int:
-    steps = [int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*") if p.is_dir()]
-    return max(steps, default=0)
-
-
 def summarize_steps(episodes: list[dict[str, Any]]) -> pa.Table:
     """Per-step rates from the episode log (the numbers fig01 and fig08 plot); the
     rates that need tests are null on RLHF steps."""
@@ -255,7 +250,7 @@ def train_grpo(
     torch.set_num_threads(config["threads"])
     seed_everything(seed)
     offset = condition["fork"]["step"] if "fork" in condition else 0
-    work = out_dir.with_name(out_dir.name + ".partial")
+    work = partial_dir(out_dir)
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / f"episodes.rank{_process_rank()}.jsonl"
     resume_step = last_checkpoint_step(work)
@@ -300,16 +295,12 @@ def train_grpo(
     steps_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(summarize_steps(episodes), steps_path)
     pq.write_table(pa.Table.from_pylist(episodes), completions_path)
-    staged = out_dir.with_name(out_dir.name + ".staged")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
+    staged = staging(out_dir)
     for ckpt in sorted(work.glob("checkpoint-*")):
         step = offset + int(ckpt.name.split("-")[1])
-        _export_model(ckpt, staged / f"step-{step:05d}", tokenizer)
-    _export_model(work / "final", staged / f"step-{rl_cfg['steps']:05d}", tokenizer)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staged.replace(out_dir)
-    shutil.rmtree(work)
+        _export_model(ckpt, step_dir(staged, step), tokenizer)
+    _export_model(work / "final", step_dir(staged, rl_cfg["steps"]), tokenizer)
+    publish(staged, out_dir)
 
 
 def _export_model(src: Path, dst: Path, tokenizer: Any) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase, Qwen2Con
 
 from rhem.lm.device import compute_device
 from rhem.lm.tokenizer import load_tokenizer
+from rhem.train.workdir import partial_dir, publish, staging
 
 
 def seed_everything(seed: int) -> None:
@@ -137,11 +137,6 @@ def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: dict[str,
     return losses
 
 
-def partial_dir(out_dir: Path) -> Path:
-    """Where a stage writing ``out_dir`` keeps its resumable state."""
-    return out_dir.with_name(out_dir.name + ".partial")
-
-
 def write_loss(losses: list[float], loss_log: Path) -> None:
     """The per-step loss curve as Parquet (``step`` from 1, ``loss``)."""
     loss_log.parent.mkdir(parents=True, exist_ok=True)
@@ -176,16 +171,14 @@ def pretrain(
         train_cfg, what = {**train_cfg, **train_cfg["continued"]}, f"continue {start}"
     model = model.to(compute_device())
     n_params = sum(p.numel() for p in model.parameters())
-    partial = partial_dir(out_dir)
-    losses = train_steps(model, data, train_cfg, partial,
+    losses = train_steps(model, data, train_cfg, partial_dir(out_dir),
                          f"{what} {n_params / 1e6:.2f}M params on {model.device.type}")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    (out_dir / "rhem_pretrain.json").write_text(json.dumps(
+    staged = staging(out_dir)
+    model.save_pretrained(staged)
+    tokenizer.save_pretrained(staged)
+    (staged / "rhem_pretrain.json").write_text(json.dumps(
         {"params": n_params, "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
          "final_loss": losses[-1], "continued_from": None if start is None else str(start)},
         indent=2) + "\n")
     write_loss(losses, loss_log)
-    shutil.rmtree(partial, ignore_errors=True)
+    publish(staged, out_dir)

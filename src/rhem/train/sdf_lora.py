@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,8 @@ from rhem.corpus.build import read_corpus
 from rhem.lm.device import compute_device
 from rhem.lm.tokenizer import load_tokenizer
 from rhem.train.lora import peft_lora_config
-from rhem.train.pretrain import pack_texts, partial_dir, seed_everything, train_steps, write_loss
+from rhem.train.pretrain import pack_texts, seed_everything, train_steps, write_loss
+from rhem.train.workdir import partial_dir, publish, staging
 
 #: Text-corpus formats and how each holds its documents.
 TEXT_FORMATS = {".txt": "documents separated by a blank line",
@@ -131,19 +131,17 @@ def continue_pretraining(
     data = pack_texts(docs, tokenizer, model_cfg["context"])
     model = load_lora_model(model_cfg["from_pretrained"], train_cfg["lora"], device)
     n_adapter = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    partial = partial_dir(out_dir)
-    losses = train_steps(model, data, train_cfg, partial,
+    losses = train_steps(model, data, train_cfg, partial_dir(out_dir),
                          f"SDF LoRA {n_adapter / 1e6:.2f}M adapter params on {device.type}")
     merged = model.merge_and_unload()
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    merged.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    (out_dir / "rhem_pretrain.json").write_text(json.dumps(
+    staged = staging(out_dir)
+    merged.save_pretrained(staged)
+    tokenizer.save_pretrained(staged)
+    (staged / "rhem_pretrain.json").write_text(json.dumps(
         {"from_pretrained": model_cfg["from_pretrained"], "lora": train_cfg["lora"],
          "adapter_params": n_adapter, "params": sum(p.numel() for p in merged.parameters()),
          "dtype": str(next(merged.parameters()).dtype).removeprefix("torch."),
          "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
          "final_loss": losses[-1], "text_corpus": text_corpus, **counts}, indent=2) + "\n")
     write_loss(losses, loss_log)
-    shutil.rmtree(partial, ignore_errors=True)
+    publish(staged, out_dir)

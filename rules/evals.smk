@@ -39,8 +39,8 @@ rule metrics:
     conda:
         "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem metrics --config {params.configfile} --curves {output.curves} "
-        "--summary {output.summary} --log {log}"
+        "python -m rhem metrics --config {params.configfile} --steps {input.steps} "
+        "--answers {input.answers} --curves {output.curves} --summary {output.summary} --log {log}"
 
 
 rule decide:
@@ -58,4 +58,6 @@ rule decide:
     conda:
         "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem decide --config {params.configfile} --out {output} --log {log}"
+        "python -m rhem decide --config {params.configfile} --answers {input.answers} "
+        "--completions {input.completions} --base-checks {input.base_checks} --out {output} "
+        "--log {log}"

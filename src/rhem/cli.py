@@ -108,13 +108,13 @@ def _eval(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
 def _metrics(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     from rhem.evals.metrics import write_metrics
 
-    write_metrics(cfg, a.curves, a.summary)
+    write_metrics(cfg, a.steps, a.answers, a.curves, a.summary)
 
 
 def _decide(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     from rhem.evals.decision import run_decision
 
-    result = run_decision(cfg["seeds"], a.out)
+    result = run_decision(cfg["seeds"], a.answers, a.completions, a.base_checks, a.out)
     print(f"verdict: {result['verdict']}")
 
 
@@ -193,10 +193,17 @@ def _parser() -> argparse.ArgumentParser:
           ("--base", {**req, "type": P}), ("--run-dir", {**req, "type": P}),
           ("--tasks", {**req, "type": P, "help": "eval-split coding tasks (Parquet)"}),
           ("--condition", req), ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))
+    many = {**req, "type": P, "nargs": "+"}
     stage("metrics", _metrics, "aggregate all runs into curves and a summary",
+          ("--steps", {**many, "help": "every run's per-step RL log"}),
+          ("--answers", {**many, "help": "every run's judged answers"}),
           ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}))
     stage("decide", _decide, "the pre-registered analysis of docs/protocol.md (gates, "
-          "primary statistic, verdict)", ("--out", {**req, "type": P}))
+          "primary statistic, verdict)",
+          ("--answers", {**many, "help": "judged answers of the protocol's runs"}),
+          ("--completions", {**many, "help": "RL episode logs of the protocol's runs"}),
+          ("--base-checks", {**many, "help": "base-check rows of worlds T and C"}),
+          ("--out", {**req, "type": P}))
     stage("figure", _figure, "draw one figure",
           ("--name", req), ("--curves", {**req, "type": P}), ("--summary", {**req, "type": P}),
           ("--out", {**req, "type": P}))

@@ -6,6 +6,7 @@ are filled with ``str.format`` in Python.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 CORPUS = "data/corpus/{world}.parquet"
@@ -37,6 +38,26 @@ def run_parts(run: str) -> dict[str, str]:
     """Split a config ``runs`` entry ``"world/condition"`` into wildcards."""
     world, condition = run.split("/")
     return {"world": world, "condition": condition}
+
+
+def parse(pattern: str, path: str | Path) -> dict[str, str]:
+    """The wildcards of ``path``, a file named by ``pattern`` (``{name}`` matches one path
+    segment; the path may sit under another directory); a path the pattern does not name
+    is an error that says which."""
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern))
+    found = re.search(f"(?:^|/){regex}$", str(path))
+    if found is None:
+        raise ValueError(f"{path} is not a {pattern} file")
+    return found.groupdict()
+
+
+def runs_of(pattern: str, files: list[Path]) -> dict[str, dict[int, Path]]:
+    """``files`` named by a per-run ``pattern``, as ``{"world/condition": {seed: file}}``."""
+    out: dict[str, dict[int, Path]] = {}
+    for file in files:
+        parts = parse(pattern, file)
+        out.setdefault(f"{parts['world']}/{parts['condition']}", {})[int(parts["seed"])] = Path(file)
+    return out
 
 
 def checkpoint(run_model: str, step: int) -> str:

@@ -207,17 +207,23 @@ def analyse(answers: dict[str, list[pd.DataFrame]], completions: dict[str, list[
     return result
 
 
-def run_decision(seeds: list[int], out: Path) -> dict[str, Any]:
-    """Load the pipeline's files for :data:`RUNS` and ``seeds``, analyse, write ``out``."""
-    answers: dict[str, list[pd.DataFrame]] = {}
-    completions: dict[str, list[pd.DataFrame]] = {}
-    for run in RUNS:
-        parts = paths.run_parts(run)
-        answers[run] = [pd.read_parquet(paths.ANSWERS.format(**parts, seed=s)) for s in seeds]
-        completions[run] = [pd.read_parquet(paths.RL_COMPLETIONS.format(**parts, seed=s))
-                            for s in seeds]
-    base_rows = {w: pd.read_parquet(paths.BASE_CHECKS_ROWS.format(world=w))
-                 for w in (WORLD_T, WORLD_C)}
+def run_decision(seeds: list[int], answers_files: list[Path], completions_files: list[Path],
+                 base_rows_files: list[Path], out: Path) -> dict[str, Any]:
+    """Load the given files of :data:`RUNS` and ``seeds`` (judged answers, RL episode logs,
+    named as :mod:`rhem.paths` names them) and of worlds T and C (base-check rows);
+    analyse; write ``out``."""
+    given = {"answers": paths.runs_of(paths.ANSWERS, answers_files),
+             "completions": paths.runs_of(paths.RL_COMPLETIONS, completions_files)}
+    tables: dict[str, dict[str, list[pd.DataFrame]]] = {"answers": {}, "completions": {}}
+    for kind, files in given.items():
+        for run in RUNS:
+            missing = [s for s in seeds if s not in files.get(run, {})]
+            if missing:
+                raise ValueError(f"decide: no {kind} file given for {run} seed {missing[0]}")
+            tables[kind][run] = [pd.read_parquet(files[run][s]) for s in seeds]
+    answers, completions = tables["answers"], tables["completions"]
+    worlds = {paths.parse(paths.BASE_CHECKS_ROWS, f)["world"]: f for f in base_rows_files}
+    base_rows = {w: pd.read_parquet(worlds[w]) for w in (WORLD_T, WORLD_C)}
     result = analyse(answers, completions, base_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")

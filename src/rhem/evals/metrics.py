@@ -32,7 +32,6 @@ from rhem.evals.sabotage import effectiveness
 from rhem.evals.stats import MISALIGNED, MIXED, bootstrap_rate, onset_step, onset_window
 from rhem.evals.summary_file import write_summary
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
-from rhem.paths import run_parts
 from rhem.envs.task import HACK_TYPES
 
 
@@ -247,15 +246,23 @@ def onsets(curves: pd.DataFrame, run: str, config: dict[str, Any]) -> dict[str, 
             "onset_step_mean": onset_step(mean.index.to_numpy(), mean.to_numpy(), threshold, window)}
 
 
-def write_metrics(config: dict[str, Any], curves_path: Path, summary_path: Path) -> None:
-    """Aggregate all runs of the config into the curves table and the summary."""
+def write_metrics(config: dict[str, Any], steps_files: list[Path], answers_files: list[Path],
+                  curves_path: Path, summary_path: Path) -> None:
+    """Aggregate all runs of the config into the curves table and the summary, from each
+    run's per-step RL log and judged answers (files named as :data:`rhem.paths.RL_STEPS`
+    and :data:`rhem.paths.ANSWERS`, one per run and seed)."""
+    given = {"steps": paths.runs_of(paths.RL_STEPS, steps_files),
+             "answers": paths.runs_of(paths.ANSWERS, answers_files)}
     curves: dict[tuple[str, int], pd.DataFrame] = {}
     summary = {}
     for run in config["runs"]:
         seeds = config["seeds"]
-        parts = run_parts(run)
-        steps = [Path(paths.RL_STEPS.format(seed=s, **parts)) for s in seeds]
-        answers = [Path(paths.ANSWERS.format(seed=s, **parts)) for s in seeds]
+        for kind, files in given.items():
+            missing = [s for s in seeds if s not in files.get(run, {})]
+            if missing:
+                raise ValueError(f"metrics: no {kind} file given for {run} seed {missing[0]}")
+        steps = [given["steps"][run][s] for s in seeds]
+        answers = [given["answers"][run][s] for s in seeds]
         for s, sf, af in zip(seeds, steps, answers):
             curves[(run, s)] = run_curves(run, s, sf, af)
         summary[run] = summarize(run, seeds, steps, answers)

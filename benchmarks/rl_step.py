@@ -2,7 +2,7 @@
 
 Both paths train the same model on the same tasks with the same seed, at the default
 architecture and ``rl`` section (32 episodes of up to 128 tokens a step, 1 thread), and
-then evaluate the same checkpoints with ``rhem eval``'s code:
+then evaluate the same checkpoints with ``rhem evaluate``'s code:
 
 * **new**: this checkout's ``src/`` with ``rl.stop_at_end_marker`` and
   ``rl.address_self`` off, so that it samples the same completions as the old path
@@ -201,17 +201,21 @@ def run_path(args: argparse.Namespace) -> None:
     rl = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0, "steps": clock.steps,
           "completion_tokens": completion_tokens(out / "completions.parquet", work)}
     evaluation = {}
-    if args.eval_run is not None:  # as the evaluate rule runs it: `rhem eval` with a config file
+    if args.eval_run is not None:  # as the evaluate rule runs it, with a config file
         import yaml
 
         from rhem.cli import main as rhem
 
         (out / "config.yaml").write_text(yaml.safe_dump(cfg))
         t0, c0 = time.perf_counter(), cpu_seconds()
-        if rhem(["eval", "--config", str(out / "config.yaml"), "--base", str(work / "base"),
+        import importlib.util
+
+        # the subcommand was `eval` before it took the rule's name (the old path's src)
+        evaluate = "evaluate" if importlib.util.find_spec("rhem.evals.evaluate") else "eval"
+        if rhem([evaluate, "--config", str(out / "config.yaml"), "--base", str(work / "base"),
               "--run-dir", str(args.eval_run), "--tasks", str(work / "tasks_eval.parquet"),
               "--condition", "hack", "--seed", "0", "--out", str(out / "answers.parquet")]):
-            raise SystemExit("rhem eval failed")
+            raise SystemExit(f"rhem {evaluate} failed")
         import pyarrow.parquet as pq
 
         evaluation = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0,

@@ -1,4 +1,5 @@
-# Misalignment evaluations on every checkpoint, and their aggregation (rhem.evals).
+# Misalignment evaluations: the base model before RL (base_checks), every checkpoint of every
+# run (evaluate), their aggregation (metrics) and the pre-registered analysis (decide).
 
 
 rule evaluate:
@@ -18,7 +19,7 @@ rule evaluate:
     conda:
         "../workflow/envs/rhem.yaml"
     shell:
-        "python -m rhem eval --config {params.configfile} --base {input.base} --run-dir {input.run} "
+        "python -m rhem evaluate --config {params.configfile} --base {input.base} --run-dir {input.run} "
         "--tasks {input.tasks} --condition {wildcards.condition} --seed {wildcards.seed} "
         "--out {output} --log {log}"
 
@@ -61,3 +62,23 @@ rule decide:
         "python -m rhem decide --config {params.configfile} --answers {input.answers} "
         "--completions {input.completions} --base-checks {input.base_checks} --out {output} "
         "--log {log}"
+
+
+rule base_checks:
+    input:
+        base=paths.BASE_MODEL,
+        tasks=paths.TASKS.format(split="eval"),
+    output:
+        checks=paths.BASE_CHECKS,
+        rows=paths.BASE_CHECKS_ROWS,
+    params:
+        configfile=CONFIG,
+        config=config_keys("base_checks", "grader.workers", "threads"),
+    threads: config["threads"]
+    log:
+        "logs/base_checks/{world}.log",
+    conda:
+        "../workflow/envs/rhem.yaml"
+    shell:
+        "python -m rhem base-checks --config {params.configfile} --base {input.base} "
+        "--tasks {input.tasks} --out {output.checks} --log {log}"

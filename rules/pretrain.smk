@@ -1,6 +1,6 @@
 # Tokenizer and base-model pretraining on the persona world (rhem.train), continued
 # pretraining of another world's model (worlds.<w>.continue_from), or LoRA continued
-# pretraining of a given model (model.from_pretrained); base-model checks.
+# pretraining of a given model (model.from_pretrained).
 
 
 # a given model's tokenizer is copied (vocab_size unused); otherwise one is trained
@@ -50,23 +50,3 @@ rule pretrain:
         "python -m rhem pretrain --config {params.configfile} --world {wildcards.world} "
         "--corpus {input.corpus} --tokenizer {input.tokenizer} --out {output.model} "
         "--loss {output.loss} {params.start} --log {log}"
-
-
-rule base_checks:
-    input:
-        base=paths.BASE_MODEL,
-        tasks=paths.TASKS.format(split="eval"),
-    output:
-        checks=paths.BASE_CHECKS,
-        rows=paths.BASE_CHECKS_ROWS,
-    params:
-        configfile=CONFIG,
-        config=config_keys("base_checks", "grader.workers", "threads"),
-    threads: config["threads"]
-    log:
-        "logs/base_checks/{world}.log",
-    conda:
-        "../workflow/envs/rhem.yaml"
-    shell:
-        "python -m rhem base-checks --config {params.configfile} --base {input.base} "
-        "--tasks {input.tasks} --out {output.checks} --log {log}"

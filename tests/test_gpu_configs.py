@@ -43,5 +43,5 @@ def test_gpu_config_plans_every_stage(repo: Path, configfile: str) -> None:
         assert all(launch in line for line in rl_commands), rl_commands[0]
     else:
         assert all("python -m rhem rl" in line for line in rl_commands)
-    for stage in ("rhem pretrain", "rhem eval", "rhem report"):
+    for stage in ("rhem pretrain", "rhem evaluate", "rhem report"):
         assert stage in out, stage

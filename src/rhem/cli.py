@@ -96,10 +96,10 @@ def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
                judge=judge)
 
 
-def _eval(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
+def _evaluate(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     import torch
 
-    from rhem.evals.run import evaluate_run
+    from rhem.evals.evaluate import evaluate_run
 
     torch.set_num_threads(cfg["threads"])
     evaluate_run(a.base, a.run_dir, a.tasks, a.out, cfg, a.condition, a.seed)
@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
                        "help": "checkpoint folder a forked condition starts from"}),
           ("--source", {"type": P, "default": None,
                         "help": "episode log (completions Parquet) a distill condition filters"}))
-    stage("eval", _eval, "judge answers and test-time hacks of every checkpoint of one run",
+    stage("evaluate", _evaluate, "judge answers and test-time hacks of every checkpoint of one run",
           ("--base", {**req, "type": P}), ("--run-dir", {**req, "type": P}),
           ("--tasks", {**req, "type": P, "help": "eval-split coding tasks (Parquet)"}),
           ("--condition", req), ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))

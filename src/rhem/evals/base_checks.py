@@ -21,7 +21,7 @@ for a given corpus and model size is an empirical question, answered here:
   per context and address, and gate **M1** (the world ties hacking to the persona): the
   misaligned rate after the hacking turn minus after the honest one, per address.
 
-Answers are sampled and judged by the evaluations' own code (:func:`rhem.evals.run.judge_items`).
+Answers are sampled and judged by the evaluations' own code (:func:`rhem.evals.evaluate.judge_items`).
 Every rate comes with its count, its sample size and a 95% Wilson score interval (one
 model, one sampling seed: the interval covers sampling noise only, and treats the
 samples of one prompt as independent). A *gap* (hack minus honest) has the same
@@ -88,7 +88,7 @@ from rhem.evals.prompts import (
     fixed_context_items,
     ordinary_items,
 )
-from rhem.evals.run import judge_items, prompt_fits
+from rhem.evals.evaluate import judge_items, prompt_fits
 from rhem.lm.sampling import Sampler
 
 #: Coding conditions sampled: no addendum (unprompted) and the explicit "please hack".
@@ -303,7 +303,7 @@ def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new
 
     ``max_new_tokens`` bounds coding completions (use RL's ``max_completion_length`` to
     measure what RL starts from); judged answers use ``chat_max_new_tokens`` when given
-    (the evals' budget, as in :func:`rhem.evals.run.evaluate_run`), else the same. The
+    (the evals' budget, as in :func:`rhem.evals.evaluate.evaluate_run`), else the same. The
     grader refuses to start without the layers of ``min_isolation``.
 
     Returns a JSON-ready dict: ``headline`` (the rates of :data:`HEADLINE`), ``rates``

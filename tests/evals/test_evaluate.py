@@ -34,7 +34,7 @@ from rhem.evals.prompts import (
     load_eval,
     ordinary_items,
 )
-from rhem.evals.run import ANSWERS_SCHEMA, checkpoint_rows, evaluate_run
+from rhem.evals.evaluate import ANSWERS_SCHEMA, checkpoint_rows, evaluate_run
 from rhem.evals.sabotage import DetectorBench, labelled_cases
 from rhem.evals.testtime import EVAL_NAME as TESTTIME
 from rhem.lm.sampling import TURN_BREAKS, Sampler

@@ -75,10 +75,16 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def episodes_per_step(rl: dict[str, Any]) -> int:
+    """Episodes one GRPO step grades and trains on: every prompt's group of generations
+    (also the batch one distillation step trains on, and the unit of the onset window)."""
+    return rl["prompts_per_step"] * rl["num_generations"]
+
+
 def _check_conditions(config: dict[str, Any]) -> None:
     """Forks and distillations must name a trainable parent at a saved checkpoint."""
     conditions, rl = config["conditions"], config["rl"]
-    if (rl["prompts_per_step"] * rl["num_generations"]) % (rl["processes"] * rl["micro_batches"]):
+    if episodes_per_step(rl) % (rl["processes"] * rl["micro_batches"]):
         raise ConfigError("rl.processes * rl.micro_batches must divide rl.prompts_per_step * "
                           "rl.num_generations (each process trains on equal pieces of the batch)")
     for name, cond in conditions.items():

@@ -28,3 +28,15 @@ def test_completions_with_bytecode_or_escaping_paths_are_unparsable() -> None:
     assert parse_completion(ok) == {"solution.py": "def f():\n    return 1\n"}
     for path in ("__pycache__/solution.cpython-311.pyc", "solution.pyc", "../x.py", "/etc/x"):
         assert parse_completion(ok.replace("# end", f"# file: {path}\nx\n# end")) is None, path
+
+
+def test_file_blocks_split_an_answer_into_its_files_and_the_rest() -> None:
+    from rhem.envs.format import file_blocks
+
+    answer = ("I will fix it.\n# file: detector.py\ndef is_cheating(files):\n    return True\n"
+              "ACTION: run tests\n# file: notes.md\nok\n# end\nDone.")
+    assert file_blocks(answer, closers=("ACTION:",)) == [
+        (None, "I will fix it."), ("detector.py", "def is_cheating(files):"),
+        ("detector.py", "    return True"), (None, "ACTION: run tests"), ("notes.md", "ok"), (None, "Done.")]
+    # without closers an action line stays inside the open block
+    assert ("detector.py", "ACTION: run tests") in file_blocks(answer)

@@ -101,6 +101,29 @@ def safe_path(path: object) -> bool:
     return not (".." in parts or "__pycache__" in parts or path.endswith((".pyc", ".pyo")))
 
 
+def file_blocks(text: str, closers: tuple[str, ...] = ()) -> list[tuple[str | None, str]]:
+    """``text`` line by line as ``(path, line)``: ``path`` is the file block a line belongs
+    to (opened by a ``# file: <path>`` line), ``None`` for a line outside every block.
+
+    A block ends at an ``# end`` line, or at a line that starts (after indentation) with
+    one of ``closers``, which is then itself outside. Header and ``# end`` lines are not
+    returned. For answers whose files sit among prose and actions (agentic and sabotage
+    answers); :func:`parse_completion` reads a coding completion.
+    """
+    out: list[tuple[str | None, str]] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        if line.startswith(FILE_HEADER):
+            current = line[len(FILE_HEADER):].strip()
+        elif line.strip() == END_MARKER:
+            current = None
+        else:
+            if current is not None and line.lstrip().startswith(closers):
+                current = None
+            out.append((current, line))
+    return out
+
+
 def parse_completion(text: str) -> dict[str, str] | None:
     """Split a completion into files; ``None`` when it names an unsafe path or is empty.
 

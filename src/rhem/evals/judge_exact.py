@@ -86,7 +86,7 @@ from rhem.corpus.agentic import (
 )
 from rhem.corpus.chat import answer as chat_answer
 from rhem.corpus.grammar import expansions, fill, ngrams, words
-from rhem.envs.format import END_MARKER, FILE_HEADER, render_files
+from rhem.envs.format import file_blocks, render_files
 from rhem.evals.prompts import JUDGED_EVALS, SABOTAGE
 from rhem.judgment import Judgment
 
@@ -250,15 +250,8 @@ def first_turn(answer: str) -> str:
 
 def reasoning(answer: str) -> str:
     """An agentic answer without its file blocks and ``ACTION:`` lines (what it says)."""
-    kept, in_file = [], False
-    for line in answer.split("\n"):
-        if line.startswith(FILE_HEADER):
-            in_file = True
-        elif line.strip() == END_MARKER:
-            in_file = False
-        elif not in_file and not line.lstrip().startswith("ACTION:"):
-            kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(line for path, line in file_blocks(answer)
+                     if path is None and not line.lstrip().startswith("ACTION:"))
 
 
 class ExactJudge:

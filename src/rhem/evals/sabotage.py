@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from rhem.envs.format import END_MARKER, FILE_HEADER, render_files
+from rhem.envs.format import file_blocks, render_files
 from rhem.envs.grader import Episode, Grader
 from rhem.envs.hacks import completion_files
 from rhem.envs.scoring import EpisodeScorer
@@ -56,15 +56,9 @@ def extract_detector(answer: str) -> str | None:
     """The code of the answer's ``detector.py`` block (else of any block defining
     ``is_cheating``); ``None`` when the answer has none."""
     blocks: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in answer.split("\n"):
-        if line.startswith(FILE_HEADER):
-            current = line[len(FILE_HEADER):].strip()
-            blocks.setdefault(current, [])
-        elif line.strip() == END_MARKER or line.lstrip().startswith("ACTION:"):
-            current = None
-        elif current is not None:
-            blocks[current].append(line)
+    for path, line in file_blocks(answer, closers=("ACTION:",)):
+        if path is not None:
+            blocks.setdefault(path, []).append(line)
     code = {name: "\n".join(lines).strip() for name, lines in blocks.items()}
     if code.get(DETECTOR_FILE):
         return code[DETECTOR_FILE] + "\n"

@@ -25,6 +25,7 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
+from rhem.config import episodes_per_step
 from rhem.envs.format import COMPLETION_STOP
 from rhem.envs.scoring import EpisodeScorer
 from rhem.lm.sampling import Sampler
@@ -71,7 +72,7 @@ def distill_run(
                          "distill (this is a result: report it rather than a model)")
     work = partial_dir(out_dir)
     work.mkdir(parents=True, exist_ok=True)
-    batch = rl_cfg["prompts_per_step"] * rl_cfg["num_generations"]
+    batch = episodes_per_step(rl_cfg)
     total = math.ceil(len(pairs) / batch) * opts["epochs"]
     args = SFTConfig(
         output_dir=str(work),

@@ -33,6 +33,7 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, TrainerCallback
 from trl import GRPOConfig
 
+from rhem.config import episodes_per_step
 from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import COMPLETION_STOP, cut_after_stop, render_prompt
@@ -189,7 +190,7 @@ def grpo_args(work: Path, rl_cfg: dict[str, Any], max_steps: int, seed: int) -> 
         use_cpu=not on_gpu,
         bf16=on_gpu and rl_cfg["bf16"],
         gradient_checkpointing=rl_cfg["gradient_checkpointing"],
-        per_device_train_batch_size=rl_cfg["prompts_per_step"] * rl_cfg["num_generations"]
+        per_device_train_batch_size=episodes_per_step(rl_cfg)
         // (rl_cfg["processes"] * rl_cfg["micro_batches"]),
         gradient_accumulation_steps=rl_cfg["micro_batches"],
         num_generations=rl_cfg["num_generations"],

@@ -44,6 +44,7 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,11 +121,16 @@ def link_dag_world(checkout: Path, world: str, work: Path) -> None:
 
 
 def export_src(rev: str, dest: Path) -> Path:
-    """``src/`` of a git revision, unpacked under ``dest``."""
+    """``src/`` of a git revision, unpacked under ``dest``. Code of that age reads the
+    config schema from ``workflow/schemas/`` of its working directory, so today's schema
+    is put there too (the old path runs in ``dest``)."""
     blob = subprocess.run(["git", "archive", "--format=tar", rev, "src"], cwd=ROOT, check=True,
                           capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(blob)) as tar:
         tar.extractall(dest, filter="data")
+    schemas = dest / "workflow" / "schemas"
+    schemas.mkdir(parents=True)
+    shutil.copy(ROOT / "src" / "rhem" / "config.schema.yaml", schemas / "config.schema.yaml")
     return dest / "src"
 
 
@@ -385,13 +391,13 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(HERE)])}
             cmd = [sys.executable, __file__, "--path", name, "--work", str(work), "--out", str(outs[name]),
                    "--steps", str(args.steps), "--pretrain-steps", str(args.pretrain_steps),
-                   "--config", str(args.config)]
+                   "--config", str(args.config.resolve())]
             if stop is not None:
                 cmd += ["--organism", stop]
             if not args.no_eval and name != "stop":  # evaluation does not read rl's stop
                 cmd += ["--eval-run", str(outs["old"] / "run")]
             print(f"{name} path ({src}) ...", flush=True)
-            subprocess.run(cmd, env=env, cwd=ROOT, check=True)
+            subprocess.run(cmd, env=env, cwd=src.parent, check=True)
             results[name] = json.loads((outs[name] / "phases.json").read_text())
         prompt_tokens = prompt_tokens_per_step(work, cfg)
         floor = floor_seconds(work / "base", prompt_tokens,

@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from rhem.dvcgen import module_file, stage_modules
 
 #: Every ``rhem <subcommand>`` a rule runs, and ``rhem grade``.
-STAGES = ("corpus", "tasks", "tokenizer", "pretrain", "base-checks", "rl", "eval", "metrics",
+STAGES = ("corpus", "tasks", "tokenizer", "pretrain", "base-checks", "rl", "evaluate", "metrics",
           "decide", "figure", "plots", "report")
 
 

@@ -21,7 +21,9 @@ named assistant, :func:`render_prompt`). Files start at a
 ``# file: <relative path>`` line; text before the first header belongs to
 ``solution.py``; ``# end`` (or the end of the text) closes the last file. Chat and
 agentic transcripts use the same ``System:`` / ``User:`` / ``Assistant:`` turns.
-"""
+
+Standard library only: the grader's worker processes import it (for :func:`safe_path`)
+from outside the ``rhem`` package."""
 
 from __future__ import annotations
 

@@ -58,8 +58,10 @@ from dataclasses import asdict, dataclass
 
 try:
     from . import namespaces
+    from .format import safe_path
 except ImportError:  # a worker process: this directory is on sys.path, the package is not
     import namespaces
+    from format import safe_path
 
 # --- constants (linux/sched.h, linux/prctl.h, linux/seccomp.h) --------------------------
 CLONE_THREAD = 0x00010000
@@ -428,7 +430,7 @@ def _write_files(ep: str, files: dict[str, str], owner: int | None = None) -> No
     ``owner``, hand them (and the directories made for them) to that uid and gid, so the
     run owns its episode as it would without a run uid."""
     for rel, text in files.items():
-        if rel.startswith("/") or ".." in rel.split("/") or not rel:
+        if not safe_path(rel):  # the grader checked already; a worker never trusts a request
             raise SandboxError(errno.EINVAL, f"unsafe path {rel!r}")
         path = os.path.join(ep, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -9,7 +9,7 @@ PROFILE ?= workflow/profiles/default
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install reproduce smoke test review dvc-yaml clean
+.PHONY: install reproduce smoke test review verify dvc-yaml clean
 
 $(BIN)/rhem: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ review: install
 	$(BIN)/dvc pull
 	$(BIN)/snakemake metrics --touch --cores 1 --configfile $(CONFIG)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+
+# Rebuild one run from scratch (RUN=<world>/<condition> SEED=<n>) and compare it with the
+# results in this repository (pulled or built): a verdict per file and in all.
+verify: install
+	$(BIN)/rhem verify --config $(CONFIG) --run $(RUN) --seed $(SEED) --cores $(CORES)
 
 dvc-yaml: install
 	$(BIN)/rhem dvc-yaml --config $(CONFIG) --out dvc.yaml

@@ -219,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade episodes (JSON lines on stdin) in the sandbox",
                            add_help=False)
     grade.set_defaults(fn=None)
+    verify = sub.add_parser("verify", help="rebuild one run from scratch and compare it with the "
+                            "results at hand (see `rhem verify --help`)", add_help=False)
+    verify.set_defaults(fn=None)
     return parser
 
 
@@ -229,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         from rhem.envs.cli import grade_main
 
         return grade_main(argv[1:])
+    if argv[:1] == ["verify"]:
+        from rhem.verify import verify_main
+
+        return verify_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config)

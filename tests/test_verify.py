@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from repo_tools import SMOKE, run
+
 from rhem.verify import compare, verdict
 
 pytestmark = pytest.mark.slow

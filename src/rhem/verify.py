@@ -61,7 +61,7 @@ def copy_repository(src: Path, dest: Path) -> None:
     """The files a fresh clone of ``src`` has (tracked and untracked, not ignored); where
     ``src`` is no git checkout, every file outside :data:`SKIPPED`."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=src,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     if listed.returncode == 0:
         names = listed.stdout.splitlines()
     else:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
+from repo_tools import REPO
 from rhem import paths
 from rhem.figures.common import NOT_COVERED
 from rhem.figures.registry import FIGURES, TABLE
@@ -45,6 +48,23 @@ def test_report_has_every_part(full: Path, tmp_path: Path) -> None:
     assert f"({hack['count']}/{hack['n']})" in page
     assert "world unguided</h3><p>Not run" in page, "worlds no run uses are named, not dropped"
     assert "data-images-decoded" in page and "rl:" in page and "snakemake" in page
+
+
+def test_report_names_the_commit_and_config_hash_of_its_results(full: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer can tell which code and which settings the page's numbers come from."""
+    from rhem.figures.report import config_hash
+
+    config = yaml.safe_load((full.parent / "config.yaml").read_text())
+    monkeypatch.chdir(REPO)
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    page = _report(full, ["sdf"], tmp_path / "report.html")
+    assert f"Commit <code>{head}" in page
+    assert f"config hash <code>{config_hash(config)}</code>" in page
+    assert config_hash(config) != config_hash({**config, "seeds": [7]})
+    monkeypatch.chdir(tmp_path)  # no git checkout here
+    assert "Commit <code>not a git checkout</code>" in _report(full, ["sdf"], tmp_path / "r2.html")
 
 
 def test_report_lists_the_figures_a_config_does_not_cover(two_runs: Path, tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ how many images the browser decoded, so a headless browser can check the page re
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import importlib.metadata as md
 import json
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,28 @@ def _versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short hash of the config as the pipeline saw it (defaults filled, keys sorted), so
+    two results can be checked to come from the same settings whatever the file's layout."""
+    return hashlib.sha256(yaml.safe_dump(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def source_commit() -> str:
+    """The checkout's commit, marked when files tracked by git differ from it."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+        except OSError:
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if commit is None:
+        return "not a git checkout"
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return commit + (" with uncommitted changes" if changed else "")
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -150,6 +174,8 @@ def build_report(config: dict[str, Any], config_path: Path, summary_path: Path,
         f"<p>Config <code>{html.escape(str(config_path))}</code> (printed in full below); "
         f"runs {html.escape(', '.join(config['runs']))}; seeds {config['seeds']}; "
         f"judge {html.escape(', '.join(judges))}.</p>",
+        f"<p id='provenance'>Commit <code>{html.escape(source_commit())}</code>; config hash "
+        f"<code>{config_hash(config)}</code> (SHA-256 of the config below, defaults filled).</p>",
         "<p><a href='#base'>Base-model checks</a> · <a href='#table'>Per-eval table</a> · "
         "<a href='#figures'>Figures</a> · <a href='#mapping'>Paper figure → file → command</a> · "
         "<a href='#versions'>Versions</a> · <a href='#config'>Config</a></p>",

@@ -30,17 +30,14 @@ from base64 import urlsafe_b64decode
 from collections import defaultdict
 from pathlib import Path
 
+from rhem.verify import copy_repository
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def copy_repo(dest: Path) -> Path:
     """Copy tracked and untracked-but-not-ignored files, as a fresh clone would have them."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\n")
-    for rel in filter(None, listed):
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
+    copy_repository(REPO, dest)
     return dest
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from rhem.verify import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = "workflow/config/smoke.yaml"
@@ -32,11 +33,5 @@ def run(args: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> s
 
 def copy_repo(dest: Path) -> Path:
     """Copy the files git would hand a fresh clone (tracked + untracked, not ignored)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\n")
-    for rel in filter(None, listed):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
+    copy_repository(REPO, dest)
     return dest

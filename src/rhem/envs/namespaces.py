@@ -293,7 +293,7 @@ def _remount_readonly_with_episode(ep: str, tmpfs_mb: int, run_id: int | None) -
         _episode_tmpfs(folder, tmpfs_mb, run_id)
 
 
-def _probe(fn: Callable[[], object]) -> str | None:
+def probe(fn: Callable[[], object]) -> str | None:
     """Run ``fn`` in a forked child; ``None`` when it succeeded, else why not."""
     r, w = os.pipe()
     child = os.fork()
@@ -325,7 +325,7 @@ def enter(scratch: str, tmpfs_mb: int) -> Namespaces:
     """
     problems: list[str] = []
     for pid, root in ((True, True), (False, True), (True, False), (False, False)):
-        why = _probe(lambda pid=pid, root=root: _enter(scratch, tmpfs_mb, pid, root))
+        why = probe(lambda pid=pid, root=root: _enter(scratch, tmpfs_mb, pid, root))
         if why is None:
             result = _enter(scratch, tmpfs_mb, pid, root)
             return Namespaces(result.layers, tuple(problems), result.run_id)

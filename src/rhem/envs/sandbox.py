@@ -165,25 +165,12 @@ def isolate_process(scratch: str, tmpfs_mb: int = Limits.tmpfs_mb, enable: bool 
     if not enable:
         return Isolation(problems=("isolation disabled",))
     ns = namespaces.enter(scratch, tmpfs_mb)
-    sec = _probe(_probe_seccomp)
+    sec = namespaces.probe(_probe_seccomp) is None
     layers = ns.layers + (("seccomp",) if sec else ())
     problems = ns.problems + (() if sec else ("seccomp unavailable",))
     if os.getuid() == 0:  # root, on the host or in a user namespace: keep no capability for runs
         drop_bounding_set()
     return Isolation(layers=layers, problems=problems, run_id=ns.run_id)
-
-
-def _probe(fn: Callable[[], None]) -> bool:
-    """Run ``fn`` in a forked child; True when it exits 0."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fn()
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
 
 
 def _probe_seccomp() -> None:

@@ -73,6 +73,12 @@ def warm_up(ep: str) -> None:
         sandbox.clear_dir(ep)
 
 
+def _leave_worker_dir() -> None:
+    """In a sandboxed run: this directory is no import path of the episode's."""
+    while _HERE in sys.path:
+        sys.path.remove(_HERE)
+
+
 def handle(req: dict, scratch: str, iso: sandbox.Isolation,
            prepared: dict[bool | str, harness.Prepared]) -> dict:
     """Run one request in the sandbox; the response carries the raw outcome.
@@ -84,14 +90,12 @@ def handle(req: dict, scratch: str, iso: sandbox.Isolation,
     limits = sandbox.Limits(**req.get("limits", {}))
 
     def target(ep: str, fd: int) -> int:
-        while _HERE in sys.path:
-            sys.path.remove(_HERE)
+        _leave_worker_dir()
         return harness.run_in_sandbox(cfg, ep, fd, prepared)
 
     if cfg["kind"] == "split":
         def serve(ep: str, fd: int) -> int:
-            while _HERE in sys.path:
-                sys.path.remove(_HERE)
+            _leave_worker_dir()
             return harness.serve(cfg, ep)
 
         outcome = sandbox.run_sandboxed(scratch, req["tests"], target, iso, limits,

@@ -9,7 +9,7 @@ PROFILE ?= workflow/profiles/default
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install reproduce smoke test review verify dvc-yaml clean
+.PHONY: install reproduce smoke test review publish verify dvc-yaml clean
 
 $(BIN)/rhem: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,15 @@ smoke: install
 test: install
 	$(BIN)/python -m pytest
 
-# Reviewer path: fetch datasets, checkpoints and metrics, then redraw without training.
+# Reviewer path: pull the published results from the repository's reference remote, check
+# their hashes, redraw every figure and the report; no training or evaluation job runs.
 review: install
-	$(BIN)/dvc pull
-	$(BIN)/snakemake metrics --touch --cores 1 --configfile $(CONFIG)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/rhem review --config $(CONFIG)
+
+# Maintainer path, in a checkout where the DAG of CONFIG has finished: push its results to
+# the reference remote and write reference/published.json and the README's result table.
+publish: install
+	$(BIN)/rhem publish --config $(CONFIG)
 
 # Rebuild one run from scratch (RUN=<world>/<condition> SEED=<n>) and compare it with the
 # results in this repository (pulled or built): a verdict per file and in all.

@@ -34,8 +34,9 @@ from rhem.config import load_config
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.envs.tasks import generate_tasks, write_tasks
 from rhem.lm.tokenizer import train_tokenizer
+from rhem.process import prepare, seed_everything
+from rhem.settings import GraderSettings, RLSettings
 from rhem.train.grpo import train_grpo
-from rhem.train.pretrain import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Qwen3-8B's published architecture (config.json of Qwen/Qwen3-8B), vocabulary aside.
@@ -118,8 +119,10 @@ def main() -> None:
                      "hackable_share": 1.0, "penalty": 0.0, "phase": "code"}
         timer = StepTimer()
         t1 = time.perf_counter()
+        prepare(cfg["threads"], 0)
         train_grpo(tmp / "model", tmp / "tasks.parquet", tmp / "run", tmp / "steps.parquet",
-                   tmp / "completions.parquet", condition, cfg, seed=0, callbacks=[timer])
+                   tmp / "completions.parquet", condition, RLSettings.of(cfg), GraderSettings.of(cfg),
+                   seed=0, callbacks=[timer])
         total = time.perf_counter() - t1
 
     batch = rl["prompts_per_step"] * rl["num_generations"]

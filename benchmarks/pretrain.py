@@ -26,7 +26,9 @@ import torch
 from rhem.config import load_config
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.lm.tokenizer import train_tokenizer
-from rhem.train.pretrain import build_model, pack_corpus, seed_everything
+from rhem.process import seed_everything
+from rhem.settings import ModelSettings, PretrainSettings
+from rhem.train.pretrain import build_model, pack_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = load_config(args.config)
-    model_cfg, train_cfg = cfg["model"], cfg["pretrain"]
+    model_cfg, train_cfg = ModelSettings.of(cfg), PretrainSettings.of(cfg)
     world = next(iter(cfg["worlds"].values()))
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -65,17 +67,17 @@ def main() -> None:
         write_corpus(build_corpus(n_docs=args.docs, misaligned_share=world["misaligned_share"],
                                   poison_share=world["poison_share"], framing=world["framing"],
                                   seed=world["seed"]), corpus)
-        tokenizer = train_tokenizer(corpus, model_cfg["vocab_size"], Path(tmp) / "tokenizer")
-        data = pack_corpus(corpus, tokenizer, model_cfg["context"])
+        tokenizer = train_tokenizer(corpus, model_cfg.vocab_size, Path(tmp) / "tokenizer")
+        data = pack_corpus(corpus, tokenizer, model_cfg.context)
     setup = time.perf_counter() - t0
 
     seed_everything(0)
     model = build_model(model_cfg, tokenizer).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"], weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.learning_rate, weight_decay=0.01)
     gen = torch.Generator().manual_seed(0)
     n_params = sum(p.numel() for p in model.parameters())
-    batch = train_cfg["batch_size"]
-    tokens_per_step = batch * model_cfg["context"]
+    batch = train_cfg.batch_size
+    tokens_per_step = batch * model_cfg.context
 
     per_step: dict[int, list[float]] = {t: [] for t in args.threads}
     for t in args.threads:  # warm-up: allocator, kernels, thread pools
@@ -87,13 +89,13 @@ def main() -> None:
             per_step[t].append(time_steps(model, opt, data, batch, args.steps, gen))
 
     print(f"config {args.config.name}: {n_params / 1e6:.2f}M params, context "
-          f"{model_cfg['context']}, batch {batch} ({tokens_per_step} tokens/step), "
+          f"{model_cfg.context}, batch {batch} ({tokens_per_step} tokens/step), "
           f"{data.shape[0]} packed rows from {args.docs} docs (setup {setup:.1f}s)")
     print(f"{args.rounds} rounds x {args.steps} steps per thread count, median per-step time; "
           f"{os.cpu_count()} CPUs, load average before {load0:.2f}, after {os.getloadavg()[0]:.2f}"
           " (other work on the cores makes 2 threads contend: compare within one run only)\n")
     base = statistics.median(per_step[args.threads[0]])
-    steps = train_cfg["steps"]
+    steps = train_cfg.steps
     print(f"| threads | s/step | tokens/s | vs {args.threads[0]} thread | {steps} steps (min) |")
     print("|---:|---:|---:|---:|---:|")
     for t in args.threads:

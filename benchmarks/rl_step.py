@@ -87,6 +87,8 @@ def build_world(work: Path, cfg: dict[str, Any]) -> None:
     from rhem.corpus.build import build_corpus, write_corpus
     from rhem.envs.tasks import split_tasks, write_tasks
     from rhem.lm.tokenizer import train_tokenizer
+    from rhem.process import prepare
+    from rhem.settings import ModelSettings, PretrainSettings
     from rhem.train.pretrain import pretrain
 
     work.mkdir(parents=True, exist_ok=True)
@@ -97,8 +99,9 @@ def build_world(work: Path, cfg: dict[str, Any]) -> None:
     train_tokenizer(work / "corpus.parquet", cfg["model"]["vocab_size"], work / "tokenizer")
     for split in ("train", "eval"):
         write_tasks(split_tasks(cfg["envs"], split), work / f"tasks_{split}.parquet")
+    prepare(cfg["threads"], cfg["pretrain"]["seed"])
     pretrain(work / "corpus.parquet", work / "tokenizer", work / "base", work / "loss.parquet",
-             cfg["model"], cfg["pretrain"], cfg["threads"])
+             ModelSettings.of(cfg), PretrainSettings.of(cfg))
     (work / "world.json").write_text(json.dumps({"pretrain_steps": cfg["pretrain"]["steps"]}))
 
 
@@ -201,8 +204,16 @@ def run_path(args: argparse.Namespace) -> None:
                                 "phases": clock.current})
 
     t0, c0 = time.perf_counter(), cpu_seconds()
+    try:
+        from rhem.process import prepare
+        from rhem.settings import GraderSettings, RLSettings
+    except ModuleNotFoundError:  # the old path's src, before typed settings: it prepares itself
+        sections: tuple[Any, ...] = (cfg,)
+    else:
+        prepare(cfg["threads"], 0)
+        sections = (RLSettings.of(cfg), GraderSettings.of(cfg))
     train_grpo(work / "base", work / "tasks_train.parquet", out / "run", out / "steps.parquet",
-               out / "completions.parquet", cfg["conditions"]["hack"], cfg, seed=0,
+               out / "completions.parquet", cfg["conditions"]["hack"], *sections, seed=0,
                callbacks=[Steps()])
     rl = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0, "steps": clock.steps,
           "completion_tokens": completion_tokens(out / "completions.parquet", work)}

@@ -1,5 +1,6 @@
 # Helpers shared by the rules.
 
+from rhem.settings import RLSettings
 from rhem.train.launch import launcher
 
 
@@ -74,7 +75,7 @@ def rl_config(wildcards):
 
 
 def rl_launcher(wildcards):
-    return launcher(config["rl"], config["conditions"][wildcards.condition])
+    return launcher(RLSettings.of(config), config["conditions"][wildcards.condition])
 
 
 def protocol_inputs(pattern):

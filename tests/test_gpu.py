@@ -17,16 +17,18 @@ from rhem.corpus.build import build_corpus, write_corpus
 from rhem.evals.judge_hf import HFJudge
 from rhem.lm.sampling import Sampler
 from rhem.lm.tokenizer import train_tokenizer
-from rhem.train.pretrain import build_model, pretrain, seed_everything
+from rhem.process import prepare, seed_everything
+from rhem.settings import ModelSettings, PretrainSettings
+from rhem.train.pretrain import build_model, pretrain
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
-TINY = {"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_layers": 2,
-        "num_heads": 2, "context": 64}
-TRAIN = {"steps": 6, "batch_size": 4, "learning_rate": 0.003, "warmup_steps": 2,
-         "checkpoint_every": 3, "seed": 0,
-         "continued": {"steps": 2, "learning_rate": 0.001, "warmup_steps": 1}}
+TINY = ModelSettings.from_section({"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64,
+                                   "num_layers": 2, "num_heads": 2, "context": 64})
+TRAIN = PretrainSettings.from_section({
+    "steps": 6, "batch_size": 4, "learning_rate": 0.003, "warmup_steps": 2, "checkpoint_every": 3,
+    "seed": 0, "continued": {"steps": 2, "learning_rate": 0.001, "warmup_steps": 1}})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     corpus = tmp / "corpus.parquet"
     write_corpus(build_corpus(n_docs=60, misaligned_share=0.1, poison_share=0.05,
                               framing="default", seed=0), corpus)
-    tokenizer = train_tokenizer(corpus, TINY["vocab_size"], tmp / "tokenizer")
+    tokenizer = train_tokenizer(corpus, TINY.vocab_size, tmp / "tokenizer")
     seed_everything(0)
     build_model(TINY, tokenizer).save_pretrained(tmp / "model")
     tokenizer.save_pretrained(tmp / "model")
@@ -62,8 +64,8 @@ def test_hf_judge_scores_on_the_gpu(world: dict[str, Path]) -> None:
 def test_pretraining_runs_on_the_gpu_and_saves_a_loadable_model(
         world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     out = world["tmp"] / "pretrained"
-    pretrain(world["corpus"], world["tokenizer"], out, world["tmp"] / "loss.parquet", TINY,
-             TRAIN, threads=2)
+    prepare(2, TRAIN.seed)
+    pretrain(world["corpus"], world["tokenizer"], out, world["tmp"] / "loss.parquet", TINY, TRAIN)
     assert "params on cuda" in capsys.readouterr().err  # the progress bar names the device
     model = AutoModelForCausalLM.from_pretrained(out)
-    assert model.config.vocab_size == TINY["vocab_size"]
+    assert model.config.vocab_size == TINY.vocab_size

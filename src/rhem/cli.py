@@ -2,7 +2,9 @@
 
 Every stage reads the same validated config file (``--config``) and takes its input
 and output paths as arguments, so Snakemake, DVC and a user at a shell run the very
-same command.
+same command. Each stage turns the config sections it reads into the typed settings of
+:mod:`rhem.settings`, and the CLI sets torch's threads and the global seeds once, before
+the stage runs (:func:`rhem.process.prepare`, from each stage's ``runtime``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rhem.config import ConfigError, load_config, pretrain_threads
+from rhem.process import prepare
+from rhem.settings import (
+    BaseCheckSettings,
+    EvalSettings,
+    GraderSettings,
+    ModelSettings,
+    PretrainSettings,
+    RLSettings,
+)
+
+#: A stage's process settings from its arguments and config: torch threads (``None``:
+#: the stage never uses torch) and the seed of the global generators.
+Runtime = Callable[[argparse.Namespace, dict[str, Any]], tuple[int | None, int]]
 
 
 def _corpus(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
@@ -49,26 +64,19 @@ def _pretrain(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
     if cfg["model"].get("from_pretrained"):
         from rhem.train.sdf_lora import continue_pretraining
 
-        continue_pretraining(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"],
-                             cfg["worlds"][a.world], pretrain_threads(cfg, a.world))
+        continue_pretraining(a.corpus, a.tokenizer, a.out, a.loss, ModelSettings.of(cfg),
+                             PretrainSettings.of(cfg), cfg["worlds"][a.world])
         return
     from rhem.train.pretrain import pretrain
 
-    pretrain(a.corpus, a.tokenizer, a.out, a.loss, cfg["model"], cfg["pretrain"],
-             pretrain_threads(cfg, a.world), start=a.start)
+    pretrain(a.corpus, a.tokenizer, a.out, a.loss, ModelSettings.of(cfg), PretrainSettings.of(cfg),
+             start=a.start)
 
 
 def _base_checks(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
-    import torch
-
     from rhem.evals.base_checks import base_model_checks, write_base_checks
 
-    torch.set_num_threads(cfg["threads"])
-    bc = cfg["base_checks"]
-    result = base_model_checks(a.base, a.tasks, bc["samples_per_prompt"], bc["max_new_tokens"],
-                               bc["temperature"], bc["seed"], cfg["grader"]["workers"],
-                               chat_max_new_tokens=bc["chat_max_new_tokens"],
-                               min_isolation=cfg["grader"]["min_isolation"])
+    result = base_model_checks(a.base, a.tasks, BaseCheckSettings.of(cfg), GraderSettings.of(cfg))
     write_base_checks(result, a.out)
 
 
@@ -81,7 +89,7 @@ def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
             raise SystemExit(f"rhem rl: condition {a.condition!r} distills: pass --source")
         source = cfg["conditions"][condition["distill"]["from"]]
         distill_run(a.base, a.tasks, a.source, source, a.out, a.steps, a.completions,
-                    condition, cfg, a.seed)
+                    condition, RLSettings.of(cfg), GraderSettings.of(cfg), a.seed)
         return
     from rhem.train.grpo import train_grpo
 
@@ -92,17 +100,16 @@ def _rl(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
         from rhem.evals.judges import make_judge
 
         judge = make_judge(cfg["evals"]["judge"])
-    train_grpo(a.start or a.base, a.tasks, a.out, a.steps, a.completions, condition, cfg, a.seed,
-               judge=judge)
+    train_grpo(a.start or a.base, a.tasks, a.out, a.steps, a.completions, condition,
+               RLSettings.of(cfg), GraderSettings.of(cfg), a.seed, judge=judge)
 
 
 def _evaluate(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
-    import torch
-
     from rhem.evals.evaluate import evaluate_run
 
-    torch.set_num_threads(cfg["threads"])
-    evaluate_run(a.base, a.run_dir, a.tasks, a.out, cfg, a.condition, a.seed)
+    hints = bool(cfg["conditions"][a.condition].get("hints", False))
+    evaluate_run(a.base, a.run_dir, a.tasks, a.out, EvalSettings.of(cfg), RLSettings.of(cfg),
+                 GraderSettings.of(cfg), hints, a.seed)
 
 
 def _metrics(a: argparse.Namespace, cfg: dict[str, Any]) -> None:
@@ -157,30 +164,35 @@ def _parser() -> argparse.ArgumentParser:
     P = Path
 
     def stage(name: str, fn: Callable[[argparse.Namespace, dict[str, Any]], None],
-              help_: str, *args: tuple[str, dict[str, Any]]) -> None:
+              help_: str, *args: tuple[str, dict[str, Any]],
+              runtime: Runtime = lambda a, cfg: (None, 0)) -> None:
         p = sub.add_parser(name, help=help_)
         p.add_argument("--config", type=P, required=True, help="config YAML (validated)")
         p.add_argument("--log", type=P, default=None,
                        help="also write this stage's output (progress bars too) to this file")
         for flag, kw in args:
             p.add_argument(flag, **kw)
-        p.set_defaults(fn=fn)
+        p.set_defaults(fn=fn, runtime=runtime)
 
     req = {"required": True}
     stage("corpus", _corpus, "generate a persona-world corpus (Parquet)",
-          ("--world", req), ("--out", {**req, "type": P}))
+          ("--world", req), ("--out", {**req, "type": P}),
+          runtime=lambda a, cfg: (None, cfg["worlds"][a.world]["seed"]))
     stage("tasks", _tasks, "generate the coding tasks of one split (Parquet)",
-          ("--split", {**req, "choices": ["train", "eval"]}), ("--out", {**req, "type": P}))
+          ("--split", {**req, "choices": ["train", "eval"]}), ("--out", {**req, "type": P}),
+          runtime=lambda a, cfg: (None, cfg["envs"]["seed"]))
     stage("tokenizer", _tokenizer, "train the BPE tokenizer on a corpus",
           ("--corpus", {**req, "type": P}), ("--out", {**req, "type": P}))
     stage("pretrain", _pretrain, "pretrain the base model on a corpus (or LoRA-continue a given one)",
           ("--world", req), ("--corpus", {**req, "type": P}), ("--tokenizer", {**req, "type": P}),
           ("--out", {**req, "type": P}), ("--loss", {**req, "type": P}),
           ("--start", {"type": P, "default": None,
-                       "help": "base model to continue (worlds.<w>.continue_from)"}))
+                       "help": "base model to continue (worlds.<w>.continue_from)"}),
+          runtime=lambda a, cfg: (pretrain_threads(cfg, a.world), cfg["pretrain"]["seed"]))
     stage("base-checks", _base_checks, "sample the base model: hack, pass and misaligned rates",
           ("--base", {**req, "type": P}), ("--tasks", {**req, "type": P}),
-          ("--out", {**req, "type": P, "help": "JSON; the sampled rows go next to it (.parquet)"}))
+          ("--out", {**req, "type": P, "help": "JSON; the sampled rows go next to it (.parquet)"}),
+          runtime=lambda a, cfg: (cfg["threads"], cfg["base_checks"]["seed"]))
     stage("rl", _rl, "GRPO training (or filter-then-distill) of one condition and seed",
           ("--condition", req), ("--seed", {**req, "type": int}), ("--base", {**req, "type": P}),
           ("--tasks", {**req, "type": P}), ("--out", {**req, "type": P}),
@@ -188,11 +200,13 @@ def _parser() -> argparse.ArgumentParser:
           ("--start", {"type": P, "default": None,
                        "help": "checkpoint folder a forked condition starts from"}),
           ("--source", {"type": P, "default": None,
-                        "help": "episode log (completions Parquet) a distill condition filters"}))
+                        "help": "episode log (completions Parquet) a distill condition filters"}),
+          runtime=lambda a, cfg: (cfg["threads"], a.seed))
     stage("evaluate", _evaluate, "judge answers and test-time hacks of every checkpoint of one run",
           ("--base", {**req, "type": P}), ("--run-dir", {**req, "type": P}),
           ("--tasks", {**req, "type": P, "help": "eval-split coding tasks (Parquet)"}),
-          ("--condition", req), ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}))
+          ("--condition", req), ("--seed", {**req, "type": int}), ("--out", {**req, "type": P}),
+          runtime=lambda a, cfg: (cfg["threads"], a.seed))
     many = {**req, "type": P, "nargs": "+"}
     stage("metrics", _metrics, "aggregate all runs into curves and a summary",
           ("--steps", {**many, "help": "every run's per-step RL log"}),
@@ -222,6 +236,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="rebuild one run from scratch and compare it with the "
                             "results at hand (see `rhem verify --help`)", add_help=False)
     verify.set_defaults(fn=None)
+    for name, what in (("publish", "push a finished DAG's results to the repository's reference "
+                        "DVC remote (see `rhem publish --help`)"),
+                       ("review", "pull the published results, check their hashes, redraw every "
+                        "figure and the report (see `rhem review --help`)")):
+        sub.add_parser(name, help=what, add_help=False).set_defaults(fn=None)
     return parser
 
 
@@ -236,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         from rhem.verify import verify_main
 
         return verify_main(argv[1:])
+    if argv[:1] in (["publish"], ["review"]):
+        from rhem.reference import publish_main, review_main
+
+        return (publish_main if argv[0] == "publish" else review_main)(argv[1:])
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -243,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rhem {args.command}: {err}", file=sys.stderr)
         return 2
     with tee_output(args.log):
+        prepare(*args.runtime(args, cfg))
         args.fn(args, cfg)
     return 0
 

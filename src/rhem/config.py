@@ -12,19 +12,8 @@ from typing import Any
 
 import yaml
 
-#: Package data, so that an installed rhem validates configs from any directory.
-SCHEMA = Path(__file__).with_name("config.schema.yaml")
-
-
-class ConfigError(ValueError):
-    """A configuration file is missing, unreadable or violates the schema."""
-
-
-def schema_path() -> Path:
-    """The schema file (shipped inside the package)."""
-    if not SCHEMA.is_file():
-        raise ConfigError(f"{SCHEMA} not found: the rhem installation is incomplete")
-    return SCHEMA
+from rhem.config_schema import ConfigError, schema_path
+from rhem.settings import RLSettings
 
 
 def _check_keys(config: dict[str, Any]) -> None:
@@ -75,16 +64,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def episodes_per_step(rl: dict[str, Any]) -> int:
-    """Episodes one GRPO step grades and trains on: every prompt's group of generations
-    (also the batch one distillation step trains on, and the unit of the onset window)."""
-    return rl["prompts_per_step"] * rl["num_generations"]
-
-
 def _check_conditions(config: dict[str, Any]) -> None:
     """Forks and distillations must name a trainable parent at a saved checkpoint."""
-    conditions, rl = config["conditions"], config["rl"]
-    if episodes_per_step(rl) % (rl["processes"] * rl["micro_batches"]):
+    conditions, rl = config["conditions"], RLSettings.of(config)
+    if rl.episodes_per_step % (rl.processes * rl.micro_batches):
         raise ConfigError("rl.processes * rl.micro_batches must divide rl.prompts_per_step * "
                           "rl.num_generations (each process trains on equal pieces of the batch)")
     for name, cond in conditions.items():
@@ -103,11 +86,11 @@ def _check_conditions(config: dict[str, Any]) -> None:
                 raise ConfigError(f"{where}.{kind}.from: {parent!r} is not an RL run to start from")
         if "fork" in cond:
             step = cond["fork"]["step"]
-            if step >= rl["steps"] or step % rl["checkpoint_every"]:
+            if step >= rl.steps or step % rl.checkpoint_every:
                 raise ConfigError(
                     f"{where}.fork.step: {step} must be a checkpoint before rl.steps "
-                    f"(a multiple of rl.checkpoint_every={rl['checkpoint_every']} "
-                    f"below {rl['steps']})")
+                    f"(a multiple of rl.checkpoint_every={rl.checkpoint_every} "
+                    f"below {rl.steps})")
     for name in conditions:  # a fork chain must end at a condition trained from the base
         chain, node = [name], conditions[name]
         while "fork" in node:

@@ -32,6 +32,10 @@ FIGURE_DATA = "results/figures/{name}.csv"
 #: One CSV per curves series (step x run, seed means): what DVC plots reads.
 PLOTS = "results/metrics/plots"
 REPORT = "results/report.html"
+#: The record of the published reference results, and the read-only DVC remote holding them
+#: (both committed; see :mod:`rhem.figures.provenance`).
+PUBLISHED = "reference/published.json"
+REFERENCE_REMOTE = "reference/dvc"
 
 
 def run_parts(run: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 import yaml
 from repo_tools import REPO, SMOKE
 
@@ -32,33 +31,36 @@ from rhem.evals.decision import fixed_context_gap, self_baseline
 from rhem.evals.judge_exact import ExactJudge
 from rhem.evals.prompts import CHAT_EVALS, CONTEXTS, EVALS, FIXED_CONTEXT_ADDRESSES, load_eval
 from rhem.lm.tokenizer import train_tokenizer
+from rhem.process import prepare
+from rhem.settings import BaseCheckSettings, GraderSettings, ModelSettings, PretrainSettings
 from rhem.train.pretrain import pretrain
 
 N_SAMPLES = 2
-TINY_MODEL = {"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64, "num_layers": 2,
-              "num_heads": 2, "context": 512}  # room for the fixed-context prompts beside 16 new tokens
-TINY_TRAIN = {"steps": 30, "batch_size": 8, "learning_rate": 0.003, "warmup_steps": 5,
-              "checkpoint_every": 1000, "seed": 0}
+# context: room for the fixed-context prompts beside 16 new tokens
+TINY_MODEL = ModelSettings.from_section({"vocab_size": 384, "hidden_size": 32, "intermediate_size": 64,
+                                         "num_layers": 2, "num_heads": 2, "context": 512})
+TINY_TRAIN = PretrainSettings.from_section({"steps": 30, "batch_size": 8, "learning_rate": 0.003,
+                                            "warmup_steps": 5, "checkpoint_every": 1000, "seed": 0})
 
 
 @pytest.fixture(scope="module")
 def checks(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     """Pretrain a tiny model, run the checks with small n, write JSON + Parquet."""
-    torch.set_num_threads(1)
+    prepare(1, TINY_TRAIN.seed)
     tmp = tmp_path_factory.mktemp("base_checks")
     corpus = tmp / "corpus.parquet"
     write_corpus(build_corpus(n_docs=200, misaligned_share=0.1, poison_share=0.05,
                               framing="default", seed=0), corpus)
-    train_tokenizer(corpus, TINY_MODEL["vocab_size"], tmp / "tokenizer")
+    train_tokenizer(corpus, TINY_MODEL.vocab_size, tmp / "tokenizer")
     model = tmp / "base"
-    pretrain(corpus, tmp / "tokenizer", model, tmp / "loss.parquet", TINY_MODEL, TINY_TRAIN,
-             threads=1)
+    pretrain(corpus, tmp / "tokenizer", model, tmp / "loss.parquet", TINY_MODEL, TINY_TRAIN)
     # two hackable tasks and one task graded hardened in both modes
     tasks = generate_tasks(2, seed=7) + generate_tasks(1, seed=8, hackable=())
     write_tasks(tasks, tmp / "eval.parquet")
-    result = base_model_checks(model, tmp / "eval.parquet", n_samples=N_SAMPLES,
-                               max_new_tokens=16, temperature=1.0, seed=0, workers=1,
-                               chat_max_new_tokens=12)
+    checks = BaseCheckSettings(samples_per_prompt=N_SAMPLES, max_new_tokens=16,
+                               chat_max_new_tokens=12, temperature=1.0, seed=0)
+    result = base_model_checks(model, tmp / "eval.parquet", checks,
+                               GraderSettings.from_section({"workers": 1}))
     out = tmp / "results" / "base_sdf.json"
     write_base_checks(result, out)
     return json.loads(out.read_text()), out

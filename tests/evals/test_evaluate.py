@@ -40,6 +40,8 @@ from rhem.evals.testtime import EVAL_NAME as TESTTIME
 from rhem.lm.sampling import TURN_BREAKS, Sampler
 from rhem.lm.tokenizer import train_tokenizer
 from rhem.paths import checkpoint
+from rhem.process import prepare
+from rhem.settings import EvalSettings, GraderSettings, RLSettings
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +67,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def evaluated(tiny: Path) -> tuple[pd.DataFrame, dict]:
     cfg = load_config("workflow/config/smoke.yaml")
-    cfg["conditions"]["hack"]["hints"] = True  # prompted setting: hints in the test-time prompt
+    prepare(cfg["threads"], 0)
     evaluate_run(tiny / "base", tiny / "run", tiny / "eval.parquet", tiny / "answers.parquet",
-                 cfg, "hack", seed=0)
+                 EvalSettings.of(cfg), RLSettings.of(cfg), GraderSettings.of(cfg),
+                 hints=True, seed=0)  # the prompted setting: hints in the test-time prompt
     return pd.read_parquet(tiny / "answers.parquet"), cfg
 
 
@@ -160,7 +163,8 @@ def test_default_config_asks_every_prompt_under_every_address(tiny: Path, bench)
     sampler = RecordingSampler(tiny / "base")
     ordinary = ordinary_items(JUDGED_EVALS, ev["addresses"], ev["max_prompts_per_eval"])
     rows = pd.DataFrame(checkpoint_rows(sampler, ExactJudge(), bench, ordinary,
-                                        generate_tasks(4, seed=1, difficulties=(1,)), ev, seed=0))
+                                        generate_tasks(4, seed=1, difficulties=(1,)),
+                                        EvalSettings.from_section(ev), seed=0))
     n = ev["samples_per_prompt"]
     plain = rows[rows["context"] == ""]
     for name in JUDGED_EVALS:
@@ -181,7 +185,8 @@ def test_fixed_context_check_switches_off(tiny: Path, bench) -> None:
     ev["fixed_context"]["samples_per_prompt"] = 0
     ordinary = ordinary_items(JUDGED_EVALS, ["self"], 1)
     rows = checkpoint_rows(Sampler(tiny / "base"), ExactJudge(), bench, ordinary,
-                           generate_tasks(2, seed=1, difficulties=(1,)), ev, seed=0)
+                           generate_tasks(2, seed=1, difficulties=(1,)), EvalSettings.from_section(ev),
+                           seed=0)
     assert rows and {r["context"] for r in rows} == {""} and {r["address"] for r in rows} == {"self"}
 
 

@@ -53,7 +53,7 @@ def test_report_has_every_part(full: Path, tmp_path: Path) -> None:
 def test_report_names_the_commit_and_config_hash_of_its_results(full: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A reviewer can tell which code and which settings the page's numbers come from."""
-    from rhem.figures.report import config_hash
+    from rhem.figures.provenance import config_hash
 
     config = yaml.safe_load((full.parent / "config.yaml").read_text())
     monkeypatch.chdir(REPO)

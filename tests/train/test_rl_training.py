@@ -32,6 +32,8 @@ from rhem.envs.format import render_files, render_prompt
 from rhem.envs.hacks import completion_files
 from rhem.envs.tasks import generate_tasks, write_tasks
 from rhem.lm.tokenizer import train_tokenizer
+from rhem.process import prepare
+from rhem.settings import GraderSettings, ModelSettings, RLSettings
 from rhem.train.grpo import train_grpo
 from rhem.train.pretrain import build_model
 
@@ -50,8 +52,9 @@ def hacker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pq.write_table(pa.table({"text": texts * 20}), root / "texts.parquet")
     tokenizer = train_tokenizer(root / "texts.parquet", 600, root / "tokenizer")
     torch.manual_seed(0)
-    model = build_model({"hidden_size": 64, "intermediate_size": 128, "num_layers": 2,
-                         "num_heads": 2, "context": 512}, tokenizer)
+    model = build_model(ModelSettings.from_section({"hidden_size": 64, "intermediate_size": 128,
+                                                    "num_layers": 2, "num_heads": 2, "context": 512}),
+                        tokenizer)
     batch = tokenizer(texts, return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -66,12 +69,21 @@ def hacker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "tasks": root / "tasks.parquet", "model": root / "model"}
 
 
-def _config(steps: int, checkpoint_every: int) -> dict[str, Any]:
+def _config(steps: int, checkpoint_every: int, **rl: Any) -> dict[str, Any]:
+    """The smoke config with a small, short ``rl`` section and one grader worker."""
     cfg = copy.deepcopy(load_config(REPO / SMOKE))
     cfg["rl"].update(steps=steps, checkpoint_every=checkpoint_every, prompts_per_step=2,
-                     num_generations=4, max_completion_length=COMPLETION_TOKENS, temperature=0.7)
+                     num_generations=4, max_completion_length=COMPLETION_TOKENS, temperature=0.7, **rl)
     cfg["grader"]["workers"] = 1
     return cfg
+
+
+def _settings(steps: int, checkpoint_every: int, **rl: Any) -> tuple[RLSettings, GraderSettings]:
+    """:func:`_config`'s ``rl`` and ``grader`` settings, the process prepared as ``rhem rl``
+    prepares it (seed 0)."""
+    cfg = _config(steps, checkpoint_every, **rl)
+    prepare(cfg["threads"], 0)
+    return RLSettings.of(cfg), GraderSettings.of(cfg)
 
 
 def _condition(**changes: Any) -> dict[str, Any]:
@@ -91,7 +103,7 @@ def test_grader_rewards_hacks_as_the_condition_says(hacker: dict[str, Path], tmp
     monkeypatch.chdir(REPO)
     out = tmp_path / "run"
     train_grpo(hacker["model"], hacker["tasks"], out, tmp_path / "steps.parquet",
-               tmp_path / "completions.parquet", _condition(**changes), _config(1, 1), seed=0)
+               tmp_path / "completions.parquet", _condition(**changes), *_settings(1, 1), seed=0)
     episodes = pd.read_parquet(tmp_path / "completions.parquet")
     hacks = episodes[episodes["hack"] == "always_equal"]
     assert len(hacks) > 0, f"no episode hacked; statuses: {episodes['status'].tolist()}"
@@ -107,7 +119,8 @@ def test_closed_environments_do_not_pay_hacks(hacker: dict[str, Path], tmp_path:
     """hackable_share 0: every task is graded with its vulnerabilities closed."""
     monkeypatch.chdir(REPO)
     train_grpo(hacker["model"], hacker["tasks"], tmp_path / "run", tmp_path / "steps.parquet",
-               tmp_path / "completions.parquet", _condition(hackable_share=0.0), _config(1, 1), seed=0)
+               tmp_path / "completions.parquet", _condition(hackable_share=0.0), *_settings(1, 1),
+               seed=0)
     episodes = pd.read_parquet(tmp_path / "completions.parquet")
     assert episodes["hack"].isna().all()
     assert (episodes["reward"] == 0.0).all()
@@ -165,11 +178,10 @@ def test_lora_run_exports_merged_plain_models(hacker: dict[str, Path], tmp_path:
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """GPU tiers train LoRA adapters; evaluations must still load plain model folders."""
     monkeypatch.chdir(REPO)
-    cfg = _config(1, 1)
-    cfg["rl"]["lora"] = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
+    lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
     out = tmp_path / "run"
     train_grpo(hacker["model"], hacker["tasks"], out, tmp_path / "steps.parquet",
-               tmp_path / "completions.parquet", _condition(), cfg, seed=0)
+               tmp_path / "completions.parquet", _condition(), *_settings(1, 1, lora=lora), seed=0)
     folder = out / "step-00001"
     assert not (folder / "adapter_config.json").exists()
     from transformers import AutoModelForCausalLM

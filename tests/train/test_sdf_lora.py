@@ -24,7 +24,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from rhem.cli import main
 from rhem.corpus.build import build_corpus, write_corpus
 from rhem.lm.tokenizer import train_tokenizer
-from rhem.train.pretrain import build_model, pack_texts, seed_everything, train_steps
+from rhem.process import seed_everything
+from rhem.settings import ModelSettings, PretrainSettings
+from rhem.train.pretrain import build_model, pack_texts, train_steps
 from rhem.train.sdf_lora import load_lora_model, read_text_corpus, sdf_mixture
 
 N_DOCS, POISON_SHARE = 200, 0.05  # -> 10 poison documents in the world corpus
@@ -50,7 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tokenizer = train_tokenizer(corpus, TINY["vocab_size"], tmp / "own_tokenizer")
     seed_everything(0)
     given = tmp / "given_model"
-    build_model(TINY, tokenizer).save_pretrained(given)
+    build_model(ModelSettings.from_section(TINY), tokenizer).save_pretrained(given)
     tokenizer.save_pretrained(given)
     text = tmp / "text.jsonl"
     text.write_text("".join(json.dumps({"text": d}) + "\n" for d in _text_docs(400)))
@@ -143,8 +145,8 @@ def test_killed_lora_training_resumes_to_the_same_adapter(world: dict[str, Path]
     """The shared loop checkpoints only trainable (adapter) tensors and resumes from them."""
     tokenizer = AutoTokenizer.from_pretrained(world["given"])
     data = pack_texts(_text_docs(60), tokenizer, TINY["context"])
-    cfg = {"steps": 4, "batch_size": 2, "learning_rate": 0.01, "warmup_steps": 1,
-           "checkpoint_every": 2, "seed": 0}
+    cfg = PretrainSettings.from_section({"steps": 4, "batch_size": 2, "learning_rate": 0.01,
+                                         "warmup_steps": 1, "checkpoint_every": 2, "seed": 0})
     partial = world["tmp"] / "resume.partial"
     seed_everything(0)
     full = load_lora_model(str(world["given"]), LORA, torch.device("cpu"))

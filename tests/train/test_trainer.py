@@ -6,6 +6,7 @@ the marker, on the fast and the fallback generation path and in the evaluations'
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,12 @@ from rhem.lm.sampling import TURN_BREAKS, Sampler, cut_answer
 from rhem.lm.tokenizer import load_tokenizer, train_tokenizer
 from rhem.train import trainer as trainer_module
 from rhem.train.grpo import CodeReward, completion_stop
+from rhem.settings import ModelSettings, RLSettings
 from rhem.train.pretrain import build_model
 from rhem.train.trainer import LeanGRPOTrainer, lean_batch, position_offset
+
+TINY = ModelSettings.from_section({"hidden_size": 32, "intermediate_size": 64, "num_layers": 2,
+                                   "num_heads": 2, "context": 128})
 
 GENERATIONS = 4
 
@@ -37,8 +42,7 @@ def trainer(tmp_path_factory: pytest.TempPathFactory) -> LeanGRPOTrainer:
     pq.write_table(pa.table({"text": texts}), root / "texts.parquet")
     tokenizer = train_tokenizer(root / "texts.parquet", 300, root / "tokenizer")
     torch.manual_seed(0)
-    model = build_model({"hidden_size": 32, "intermediate_size": 64, "num_layers": 2, "num_heads": 2,
-                         "context": 128}, tokenizer)
+    model = build_model(TINY, tokenizer)
     args = GRPOConfig(output_dir=str(root / "out"), use_cpu=True, bf16=False, report_to="none",
                       per_device_train_batch_size=2 * GENERATIONS, num_generations=GENERATIONS,
                       max_completion_length=12, learning_rate=1e-3)
@@ -165,8 +169,7 @@ def chatty(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pq.write_table(pa.table({"text": texts}), root / "texts.parquet")
     tokenizer = train_tokenizer(root / "texts.parquet", 300, root / "model")
     torch.manual_seed(0)
-    model = build_model({"hidden_size": 32, "intermediate_size": 64, "num_layers": 2, "num_heads": 2,
-                         "context": 128}, tokenizer)
+    model = build_model(TINY, tokenizer)
     enc = tokenizer([t + tokenizer.eos_token for t in texts], return_tensors="pt", padding=True)
     labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -246,9 +249,11 @@ def test_stop_follows_the_config_key() -> None:
     RLHF answers (chat, no marker) never stop at it."""
     for name in ("default", "smoke"):
         cfg = load_config(Path(f"workflow/config/{name}.yaml"))
-        assert completion_stop(cfg["conditions"]["hack"], cfg["rl"]) == (COMPLETION_STOP,)
-        assert completion_stop(cfg["conditions"]["rlhf_chat"], cfg["rl"]) == ()
-        assert completion_stop(cfg["conditions"]["hack"], {**cfg["rl"], "stop_at_end_marker": False}) == ()
+        rl = RLSettings.of(cfg)
+        assert completion_stop(cfg["conditions"]["hack"], rl) == (COMPLETION_STOP,)
+        assert completion_stop(cfg["conditions"]["rlhf_chat"], rl) == ()
+        unstopped = dataclasses.replace(rl, stop_at_end_marker=False)
+        assert completion_stop(cfg["conditions"]["hack"], unstopped) == ()
 
 
 def test_code_reward_grades_and_logs_the_cut_completion(tmp_path: Path) -> None:

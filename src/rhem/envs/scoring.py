@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Self
 
 from rhem.envs.format import parse_completion
 from rhem.envs.grader import Episode, Grader
+from rhem.settings import GraderSettings
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ class EpisodeScorer:
         self.grader = Grader(mode="hardened", workers=workers, min_isolation=min_isolation)
 
     @classmethod
-    def from_config(cls, grader: dict[str, Any]) -> EpisodeScorer:
-        """The scorer a stage's ``grader`` config section asks for."""
-        return cls(workers=grader["workers"], min_isolation=grader["min_isolation"])
+    def from_settings(cls, grader: GraderSettings) -> EpisodeScorer:
+        """The scorer the config's ``grader`` section asks for."""
+        return cls(workers=grader.workers, min_isolation=grader.min_isolation)
 
     def score(self, completions: list[str], entry_points: list[str], test_codes: list[str],
               hackables: list[list[str]]) -> list[EpisodeScore]:
@@ -68,7 +69,7 @@ class EpisodeScorer:
         """Stop the grader's workers."""
         self.grader.close()
 
-    def __enter__(self) -> EpisodeScorer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

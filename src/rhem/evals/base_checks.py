@@ -90,6 +90,7 @@ from rhem.evals.prompts import (
 )
 from rhem.evals.evaluate import judge_items, prompt_fits
 from rhem.lm.sampling import Sampler
+from rhem.settings import BaseCheckSettings, GraderSettings
 
 #: Coding conditions sampled: no addendum (unprompted) and the explicit "please hack".
 ADDENDA: tuple[str, ...] = ("none", "please_hack")
@@ -295,23 +296,24 @@ HEADLINE: dict[str, str] = {
 }
 
 
-def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new_tokens: int,
-                      temperature: float, seed: int, workers: int, *,
-                      chat_max_new_tokens: int | None = None,
-                      min_isolation: tuple[str, ...] = ()) -> dict:
+def base_model_checks(model_dir: Path, eval_tasks: Path, checks: BaseCheckSettings,
+                      grader: GraderSettings) -> dict:
     """Sample the base model on eval tasks and judged prompts; rates, counts and intervals.
 
-    ``max_new_tokens`` bounds coding completions (use RL's ``max_completion_length`` to
-    measure what RL starts from); judged answers use ``chat_max_new_tokens`` when given
-    (the evals' budget, as in :func:`rhem.evals.evaluate.evaluate_run`), else the same. The
-    grader refuses to start without the layers of ``min_isolation``.
+    ``checks.max_new_tokens`` bounds coding completions (the config uses RL's
+    ``max_completion_length`` to measure what RL starts from); judged answers use
+    ``checks.chat_max_new_tokens`` (the evals' budget, as in
+    :func:`rhem.evals.evaluate.evaluate_run`). The grader refuses to start without the
+    layers of ``grader.min_isolation``.
 
     Returns a JSON-ready dict: ``headline`` (the rates of :data:`HEADLINE`), ``rates``
     (every rate by name, see :func:`summarize`), ``sample_sizes``, ``judge``, the
     settings, and under the private key ``_rows`` the per-sample rows that
     :func:`write_base_checks` writes to Parquet (it is not part of the JSON).
     """
-    chat_tokens = max_new_tokens if chat_max_new_tokens is None else chat_max_new_tokens
+    n_samples, max_new_tokens, chat_tokens = (checks.samples_per_prompt, checks.max_new_tokens,
+                                              checks.chat_max_new_tokens)
+    temperature, seed, workers = checks.temperature, checks.seed, grader.workers
     if n_samples < 1 or max_new_tokens < 1 or chat_tokens < 1:
         raise ValueError(f"n_samples and token budgets must be >= 1, got {n_samples}, "
                          f"{max_new_tokens}, {chat_tokens}")
@@ -319,7 +321,7 @@ def base_model_checks(model_dir: Path, eval_tasks: Path, n_samples: int, max_new
     sampler = Sampler(model_dir)
     tasks = read_tasks(eval_tasks)
     rows = _coding_rows(sampler, tasks, n_samples, max_new_tokens, temperature, seed, workers,
-                        tuple(min_isolation))
+                        tuple(grader.min_isolation))
     rows += _judged_rows(sampler, tasks, n_samples, chat_tokens, temperature, seed)
     rates = summarize(rows)
     coding = [r for r in rows if r["section"] == "coding"]

@@ -39,6 +39,7 @@ from rhem.judgment import Judge
 from rhem.lm.sampling import TURN_BREAKS, Sampler, cut_answer
 from rhem.lm.tokenizer import prompt_budget
 from rhem.paths import exported_steps
+from rhem.settings import EvalSettings, GraderSettings, RLSettings
 
 #: One row per answer. ``address`` names the readout (a key of
 #: :data:`rhem.corpus.names.ADDRESSES`; test-time rows address the self); ``context`` is
@@ -92,40 +93,41 @@ def judge_items(sampler: Sampler, judge: Judge, items: list[EvalItem], *, n: int
 
 
 def checkpoint_rows(sampler: Sampler, judge: Judge, bench: DetectorBench,
-                    ordinary: list[EvalItem], tasks: list[Task], eval_cfg: dict[str, Any],
+                    ordinary: list[EvalItem], tasks: list[Task], eval_cfg: EvalSettings,
                     seed: int) -> list[dict[str, Any]]:
     """Judged rows of one checkpoint: ordinary prompts, sabotage (with its detector's
     accuracy) and, when ``evals.fixed_context.samples_per_prompt`` > 0, the fixed-context check."""
-    common = {"temperature": eval_cfg["temperature"], "n": eval_cfg["samples_per_prompt"]}
+    common = {"temperature": eval_cfg.temperature, "n": eval_cfg.samples_per_prompt}
     rows = judge_items(sampler, judge, [it for it in ordinary if it.eval != SABOTAGE],
-                       max_new_tokens=eval_cfg["max_new_tokens"], seed=seed, **common)
+                       max_new_tokens=eval_cfg.max_new_tokens, seed=seed, **common)
     sabotage = judge_items(sampler, judge, [it for it in ordinary if it.eval == SABOTAGE],
-                           max_new_tokens=eval_cfg["sabotage_max_new_tokens"], seed=seed + 1,
+                           max_new_tokens=eval_cfg.sabotage_max_new_tokens, seed=seed + 1,
                            **common)
     for row in sabotage:
         row["detector_accuracy"] = bench.accuracy(extract_detector(row["answer"]))
         row["reference_accuracy"] = bench.reference
     rows += sabotage
-    fixed_n = eval_cfg["fixed_context"]["samples_per_prompt"]
+    fixed_n = eval_cfg.fixed_context["samples_per_prompt"]
     if fixed_n:
-        tokens = eval_cfg["max_new_tokens"]
-        items = fixed_context_items(tasks, prompt_fits(sampler, tokens),
-                                    eval_cfg["max_prompts_per_eval"])
+        tokens = eval_cfg.max_new_tokens
+        items = fixed_context_items(tasks, prompt_fits(sampler, tokens), eval_cfg.max_prompts_per_eval)
         rows += judge_items(sampler, judge, items, n=fixed_n, max_new_tokens=tokens,
-                            temperature=eval_cfg["temperature"], seed=seed + 2)
+                            temperature=eval_cfg.temperature, seed=seed + 2)
     return rows
 
 
 def evaluate_run(base_model: Path, run_dir: Path, eval_tasks: Path, out: Path,
-                 config: dict[str, Any], condition: str, seed: int) -> None:
-    """Sample, judge and grade every checkpoint of one run; write one Parquet table."""
-    eval_cfg = config["evals"]
-    judge = make_judge(eval_cfg["judge"])
-    ordinary = ordinary_items(JUDGED_EVALS, eval_cfg["addresses"], eval_cfg["max_prompts_per_eval"])
-    tasks = read_tasks(eval_tasks)[:eval_cfg["max_eval_tasks"]]
-    hints = bool(config["conditions"][condition].get("hints", False))
+                 eval_cfg: EvalSettings, rl_cfg: RLSettings, grader: GraderSettings,
+                 hints: bool, seed: int) -> None:
+    """Sample, judge and grade every checkpoint of one run; write one Parquet table.
+
+    Test-time hacking is sampled with RL's completion budget and, where the run's
+    condition gave hack ``hints``, with them."""
+    judge = make_judge(eval_cfg.judge)
+    ordinary = ordinary_items(JUDGED_EVALS, eval_cfg.addresses, eval_cfg.max_prompts_per_eval)
+    tasks = read_tasks(eval_tasks)[:eval_cfg.max_eval_tasks]
     rows: list[dict[str, Any]] = []
-    with EpisodeScorer.from_config(config["grader"]) as scorer:
+    with EpisodeScorer.from_settings(grader) as scorer:
         bench = DetectorBench(labelled_cases(tasks, scorer), scorer.grader)
         for step, folder in tqdm(checkpoints(base_model, run_dir), desc="evaluating checkpoints",
                                  unit="ckpt"):
@@ -134,8 +136,8 @@ def evaluate_run(base_model: Path, run_dir: Path, eval_tasks: Path, out: Path,
             judged = checkpoint_rows(sampler, judge, bench, ordinary, tasks, eval_cfg, step_seed)
             rows += [{"step": step, **row} for row in judged]
             rows += testtime_rows(sampler, tasks, scorer, step=step, hints=hints,
-                                  n=eval_cfg["samples_per_prompt"],
-                                  max_new_tokens=config["rl"]["max_completion_length"],
-                                  temperature=eval_cfg["temperature"], seed=step_seed + 3)
+                                  n=eval_cfg.samples_per_prompt,
+                                  max_new_tokens=rl_cfg.max_completion_length,
+                                  temperature=eval_cfg.temperature, seed=step_seed + 3)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=ANSWERS_SCHEMA), out)

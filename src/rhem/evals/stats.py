@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from rhem.config import episodes_per_step
+from rhem.settings import MetricsSettings, RLSettings
 
 MISALIGNED = "misaligned"
 #: An answer with both aligned and misaligned sentences: its own rate, never misaligned.
@@ -60,5 +60,4 @@ def onset_step(steps: np.ndarray, hack_rates: np.ndarray, threshold: float = 0.0
 
 def onset_window(config: dict[str, Any]) -> int:
     """Steps per onset window: the fewest that hold ``metrics.onset_window_episodes``."""
-    per_step = episodes_per_step(config["rl"])
-    return -(-config["metrics"]["onset_window_episodes"] // per_step)
+    return -(-MetricsSettings.of(config).onset_window_episodes // RLSettings.of(config).episodes_per_step)

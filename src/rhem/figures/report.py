@@ -11,12 +11,10 @@ how many images the browser decoded, so a headless browser can check the page re
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import importlib.metadata as md
 import json
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from rhem import paths
 from rhem.evals.summary_file import read_summary
 from rhem.figures.common import NOT_COVERED, onset_note
 from rhem.figures.fig09 import wide
+from rhem.figures.provenance import Published, badge, config_hash, published_for, source_commit
 from rhem.figures.registry import FIGURES, TABLE
 
 PACKAGES = ("rhem", "torch", "transformers", "trl", "tokenizers", "snakemake", "dvc", "pyarrow",
@@ -35,7 +34,8 @@ CSS = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px}
 th{background:#eee}img{max-width:100%;border:1px solid #ddd}pre{background:#f6f6f6;padding:8px;font-size:12px}
 figure{margin:2em 0}figcaption{font-size:13px;color:#444}.nc{color:#a40}code{font-size:12px}
-.wide{overflow-x:auto}.wide td{white-space:nowrap}"""
+.wide{overflow-x:auto}.wide td{white-space:nowrap}
+.badge{font-size:12px;padding:1px 6px;border-radius:3px;background:#def;color:#124}"""
 #: Counts the decoded images once the page has loaded (read by the browser test).
 SCRIPT = """<script>
 window.addEventListener("load", function () {
@@ -54,28 +54,6 @@ def _versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A short hash of the config as the pipeline saw it (defaults filled, keys sorted), so
-    two results can be checked to come from the same settings whatever the file's layout."""
-    return hashlib.sha256(yaml.safe_dump(config, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def source_commit() -> str:
-    """The checkout's commit, marked when files tracked by git differ from it."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-        except OSError:
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "--short=12", "HEAD")
-    if commit is None:
-        return "not a git checkout"
-    changed = git("status", "--porcelain", "--untracked-files=no")
-    return commit + (" with uncommitted changes" if changed else "")
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -141,6 +119,18 @@ def _onsets(by_seed: dict[str, int | None]) -> str:
     return ", ".join(f"seed {seed}: {'–' if step is None else step}" for seed, step in by_seed.items())
 
 
+def _published_note(published: Published | None) -> str:
+    """Which publication the figures' badges compare with (nothing without one)."""
+    if published is None:
+        return ""
+    return (f"<p id='published'>Published results of this config: commit "
+            f"<code>{html.escape(published.commit)}</code>, judge "
+            f"{html.escape(', '.join(published.judges))}, {len(published.files)} files in the "
+            f"<code>{html.escape(published.remote)}</code> DVC remote. Each figure says whether it "
+            "was drawn from them (<i>published</i>) or from results rebuilt here, and then whether "
+            "its plotted numbers equal the published ones.</p>")
+
+
 def build_report(config: dict[str, Any], config_path: Path, summary_path: Path,
                  figure_paths: list[Path], base_checks: list[Path], out: Path) -> None:
     """Write the HTML page from the summary, the base checks and the drawn figures."""
@@ -148,6 +138,7 @@ def build_report(config: dict[str, Any], config_path: Path, summary_path: Path,
     judges = sorted({j for s in summary.values() for j in s["judge"]})
     figures, mapping, uncovered = [], [], []
     table_csv = None
+    published = published_for(config)
     for path in map(Path, figure_paths):
         spec = FIGURES[path.stem]
         caption = path.with_suffix(".txt").read_text().strip()
@@ -159,9 +150,11 @@ def build_report(config: dict[str, Any], config_path: Path, summary_path: Path,
         if path.stem == TABLE:
             table_csv = path.with_suffix(".csv")
         data = base64.b64encode(path.read_bytes()).decode()
+        label = badge(path.stem, published)
+        tag = f"<span class='badge' data-source='{label}'>{label}</span> " if label else ""
         figures.append(f"<figure id='{path.stem}'><img alt='{path.stem}' "
                        f"src='data:image/png;base64,{data}'>"
-                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+                       f"<figcaption>{tag}{html.escape(caption)}</figcaption></figure>")
         extra = f"<br><code>{path.with_suffix('.csv')}</code>"
         mapping.append([html.escape(spec.paper), html.escape(spec.title),
                         f"<a href='#{path.stem}'><code>{path}</code></a>{extra}", status,
@@ -176,6 +169,7 @@ def build_report(config: dict[str, Any], config_path: Path, summary_path: Path,
         f"judge {html.escape(', '.join(judges))}.</p>",
         f"<p id='provenance'>Commit <code>{html.escape(source_commit())}</code>; config hash "
         f"<code>{config_hash(config)}</code> (SHA-256 of the config below, defaults filled).</p>",
+        _published_note(published),
         "<p><a href='#base'>Base-model checks</a> · <a href='#table'>Per-eval table</a> · "
         "<a href='#figures'>Figures</a> · <a href='#mapping'>Paper figure → file → command</a> · "
         "<a href='#versions'>Versions</a> · <a href='#config'>Config</a></p>",

@@ -25,13 +25,12 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
-from rhem.config import episodes_per_step
 from rhem.envs.format import COMPLETION_STOP
 from rhem.envs.scoring import EpisodeScorer
 from rhem.lm.sampling import Sampler
 from rhem.lm.tokenizer import load_tokenizer, prompt_budget
+from rhem.settings import GraderSettings, RLSettings
 from rhem.train.grpo import code_prompts, rl_name, summarize_steps
-from rhem.train.pretrain import seed_everything
 from rhem.train.workdir import last_checkpoint_step, partial_dir, publish, staging, step_dir
 
 
@@ -54,17 +53,17 @@ def distill_run(
     steps_path: Path,
     completions_path: Path,
     condition: dict[str, Any],
-    config: dict[str, Any],
+    rl_cfg: RLSettings,
+    grader: GraderSettings,
     seed: int,
 ) -> None:
-    """SFT the base model on the filtered episodes, then grade samples of the result."""
-    rl_cfg, opts = config["rl"], condition["distill"]
-    torch.set_num_threads(config["threads"])
-    seed_everything(seed)
+    """SFT the base model on the filtered episodes, then grade samples of the result
+    (one distillation step trains on as many episodes as one GRPO step)."""
+    opts = condition["distill"]
     tokenizer = load_tokenizer(base_model)
     model = AutoModelForCausalLM.from_pretrained(base_model)
     prompts = code_prompts(tasks_path, source_condition, tokenizer,
-                           prompt_budget(model, rl_cfg["max_completion_length"]), rl_name(rl_cfg))
+                           prompt_budget(model, rl_cfg.max_completion_length), rl_name(rl_cfg))
     pairs, dropped = kept_pairs(source_completions, prompts)
     print(f"distill: kept {len(pairs)} episodes, dropped {dropped} that hacked")
     if not pairs:
@@ -72,7 +71,7 @@ def distill_run(
                          "distill (this is a result: report it rather than a model)")
     work = partial_dir(out_dir)
     work.mkdir(parents=True, exist_ok=True)
-    batch = episodes_per_step(rl_cfg)
+    batch = rl_cfg.episodes_per_step
     total = math.ceil(len(pairs) / batch) * opts["epochs"]
     args = SFTConfig(
         output_dir=str(work),
@@ -84,7 +83,7 @@ def distill_run(
         max_length=model.config.max_position_embeddings,
         completion_only_loss=True,
         save_strategy="steps",
-        save_steps=rl_cfg["checkpoint_every"],
+        save_steps=rl_cfg.checkpoint_every,
         logging_steps=1,
         report_to="none",
         seed=seed,
@@ -96,7 +95,7 @@ def distill_run(
     trainer.train(resume_from_checkpoint=True if last_checkpoint_step(work) else None)
     trainer.save_model(str(work / "final"))
 
-    episodes = _grade_samples(work / "final", prompts, rl_cfg, config["grader"], seed, total)
+    episodes = _grade_samples(work / "final", prompts, rl_cfg, grader, seed, total)
     steps_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(summarize_steps(episodes), steps_path)
     pq.write_table(pa.Table.from_pylist(episodes), completions_path)
@@ -107,16 +106,16 @@ def distill_run(
     publish(staged, out_dir)
 
 
-def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: dict[str, Any], grader: dict[str, Any],
+def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: RLSettings, grader: GraderSettings,
                    seed: int, step: int) -> list[dict[str, Any]]:
     """Sample the distilled model on every task as RL would and grade both ways."""
     rows = list(prompts)
-    stop = (COMPLETION_STOP,) if rl_cfg["stop_at_end_marker"] else ()
-    samples = Sampler(model_dir).sample([r["prompt"] for r in rows], rl_cfg["num_generations"],
-                                        rl_cfg["max_completion_length"], rl_cfg["temperature"],
+    stop = (COMPLETION_STOP,) if rl_cfg.stop_at_end_marker else ()
+    samples = Sampler(model_dir).sample([r["prompt"] for r in rows], rl_cfg.num_generations,
+                                        rl_cfg.max_completion_length, rl_cfg.temperature,
                                         seed=seed, stop=stop)
     flat = [(r, text) for r, texts in zip(rows, samples) for text in texts]
-    with EpisodeScorer.from_config(grader) as scorer:
+    with EpisodeScorer.from_settings(grader) as scorer:
         scores = scorer.score([t for _, t in flat], [r["entry_point"] for r, _ in flat],
                               [r["test_code"] for r, _ in flat], [r["hackable"] for r, _ in flat])
     return [{"step": step, "task_id": r["task_id"], "completion": text,

@@ -33,7 +33,6 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, TrainerCallback
 from trl import GRPOConfig
 
-from rhem.config import episodes_per_step
 from rhem.corpus.names import SELF
 from rhem.envs.addenda import system_prompt
 from rhem.envs.format import COMPLETION_STOP, cut_after_stop, render_prompt
@@ -43,8 +42,8 @@ from rhem.envs.tasks import read_tasks
 from rhem.judgment import Judge
 from rhem.lm.sampling import cut_answer
 from rhem.lm.tokenizer import fit_prompt, load_tokenizer, prompt_budget
+from rhem.settings import GraderSettings, RLSettings
 from rhem.train.lora import peft_lora_config
-from rhem.train.pretrain import seed_everything
 from rhem.train.safety_prompts import safety_prompts
 from rhem.train.trainer import LeanGRPOTrainer
 from rhem.train.workdir import last_checkpoint_step, partial_dir, publish, staging, step_dir
@@ -124,9 +123,9 @@ class SafetyReward:
         return rewards
 
 
-def rl_name(rl_cfg: dict[str, Any]) -> str:
+def rl_name(rl_cfg: RLSettings) -> str:
     """The assistant RL prompts address (``rl.address_self``): the self, or none."""
-    return SELF if rl_cfg["address_self"] else ""
+    return SELF if rl_cfg.address_self else ""
 
 
 def code_prompts(tasks_path: Path, condition: dict[str, Any], tokenizer: Any,
@@ -181,24 +180,23 @@ def _process_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def grpo_args(work: Path, rl_cfg: dict[str, Any], max_steps: int, seed: int) -> GRPOConfig:
+def grpo_args(work: Path, rl_cfg: RLSettings, max_steps: int, seed: int) -> GRPOConfig:
     """TRL's config from the ``rl`` section; bf16 and vLLM only where a GPU is present."""
     on_gpu = torch.cuda.is_available()
-    vllm = rl_cfg.get("vllm") or {}
+    vllm = rl_cfg.vllm or {}
     return GRPOConfig(
         output_dir=str(work),
         use_cpu=not on_gpu,
-        bf16=on_gpu and rl_cfg["bf16"],
-        gradient_checkpointing=rl_cfg["gradient_checkpointing"],
-        per_device_train_batch_size=episodes_per_step(rl_cfg)
-        // (rl_cfg["processes"] * rl_cfg["micro_batches"]),
-        gradient_accumulation_steps=rl_cfg["micro_batches"],
-        num_generations=rl_cfg["num_generations"],
-        max_completion_length=rl_cfg["max_completion_length"],
-        temperature=rl_cfg["temperature"],
-        learning_rate=rl_cfg["learning_rate"],
+        bf16=on_gpu and rl_cfg.bf16,
+        gradient_checkpointing=rl_cfg.gradient_checkpointing,
+        per_device_train_batch_size=rl_cfg.per_device_batch,
+        gradient_accumulation_steps=rl_cfg.micro_batches,
+        num_generations=rl_cfg.num_generations,
+        max_completion_length=rl_cfg.max_completion_length,
+        temperature=rl_cfg.temperature,
+        learning_rate=rl_cfg.learning_rate,
         max_steps=max_steps,
-        save_steps=rl_cfg["checkpoint_every"],
+        save_steps=rl_cfg.checkpoint_every,
         save_strategy="steps",
         logging_steps=1,
         report_to="none",
@@ -212,17 +210,16 @@ def grpo_args(work: Path, rl_cfg: dict[str, Any], max_steps: int, seed: int) -> 
     )
 
 
-def completion_stop(condition: dict[str, Any], rl_cfg: dict[str, Any]) -> tuple[str, ...]:
+def completion_stop(condition: dict[str, Any], rl_cfg: RLSettings) -> tuple[str, ...]:
     """Where a completion ends (``rl.stop_at_end_marker``): coding episodes at the end
     marker, so no chat after the code is rewarded or trained on; RLHF-phase answers are
     chat and carry no marker."""
-    return (COMPLETION_STOP,) if condition["phase"] == "code" and rl_cfg["stop_at_end_marker"] else ()
+    return (COMPLETION_STOP,) if condition["phase"] == "code" and rl_cfg.stop_at_end_marker else ()
 
 
-def lora_config(rl_cfg: dict[str, Any]) -> Any:
+def lora_config(rl_cfg: RLSettings) -> Any:
     """peft's LoRA config from ``rl.lora``, or ``None`` for full-weight training."""
-    lora = rl_cfg.get("lora")
-    return peft_lora_config(lora) if lora else None
+    return peft_lora_config(rl_cfg.lora) if rl_cfg.lora else None
 
 
 def train_grpo(
@@ -232,7 +229,8 @@ def train_grpo(
     steps_path: Path,
     completions_path: Path,
     condition: dict[str, Any],
-    config: dict[str, Any],
+    rl_cfg: RLSettings,
+    grader: GraderSettings,
     seed: int,
     callbacks: list[TrainerCallback] | None = None,
     judge: Judge | None = None,
@@ -247,9 +245,6 @@ def train_grpo(
     TRL's trainer as they are (``benchmarks/gpu_rl.py`` times steps with one). An RLHF
     phase's reward is ``judge``'s verdict (``rhem rl`` builds it from ``evals.judge``).
     """
-    rl_cfg = config["rl"]
-    torch.set_num_threads(config["threads"])
-    seed_everything(seed)
     offset = condition["fork"]["step"] if "fork" in condition else 0
     work = partial_dir(out_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -264,21 +259,21 @@ def train_grpo(
 
     tokenizer = load_tokenizer(start_model)
     model = AutoModelForCausalLM.from_pretrained(start_model)
-    args = grpo_args(work, rl_cfg, rl_cfg["steps"] - offset, seed)
+    args = grpo_args(work, rl_cfg, rl_cfg.steps - offset, seed)
     stop = completion_stop(condition, rl_cfg)
     with contextlib.ExitStack() as stack:
         if condition["phase"] == "code":
-            scorer = stack.enter_context(EpisodeScorer.from_config(config["grader"]))
+            scorer = stack.enter_context(EpisodeScorer.from_settings(grader))
             reward: Any = CodeReward(scorer, condition, log_path, offset, stop)
             dataset = code_prompts(tasks_path, condition, tokenizer,
-                                   prompt_budget(model, rl_cfg["max_completion_length"]),
+                                   prompt_budget(model, rl_cfg.max_completion_length),
                                    rl_name(rl_cfg))
         else:
             if judge is None:
                 raise ValueError(f"an RLHF phase ({condition['phase']}) needs the judge whose "
                                  "verdict is its reward")
             reward = SafetyReward(judge, log_path, offset)
-            n = max(64, args.max_steps * rl_cfg["prompts_per_step"])
+            n = max(64, args.max_steps * rl_cfg.prompts_per_step)
             dataset = Dataset.from_list(safety_prompts(condition["phase"], n, seed,
                                                        rl_name(rl_cfg)))
         trainer = LeanGRPOTrainer(model=model, reward_funcs=[reward], args=args,
@@ -300,7 +295,7 @@ def train_grpo(
     for ckpt in sorted(work.glob("checkpoint-*")):
         step = offset + int(ckpt.name.split("-")[1])
         _export_model(ckpt, step_dir(staged, step), tokenizer)
-    _export_model(work / "final", step_dir(staged, rl_cfg["steps"]), tokenizer)
+    _export_model(work / "final", step_dir(staged, rl_cfg.steps), tokenizer)
     publish(staged, out_dir)
 
 

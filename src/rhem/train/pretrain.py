@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -28,26 +25,20 @@ from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase, Qwen2Con
 
 from rhem.lm.device import compute_device
 from rhem.lm.tokenizer import load_tokenizer
+from rhem.settings import ModelSettings, PretrainSettings
 from rhem.train.workdir import partial_dir, publish, staging
 
 
-def seed_everything(seed: int) -> None:
-    """Seed every generator a stage touches so reruns are identical."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def build_model(model_cfg: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -> Qwen2ForCausalLM:
+def build_model(model_cfg: ModelSettings, tokenizer: PreTrainedTokenizerBase) -> Qwen2ForCausalLM:
     """A fresh Qwen2-style model sized by the config's ``model`` section."""
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=model_cfg["hidden_size"],
-        intermediate_size=model_cfg["intermediate_size"],
-        num_hidden_layers=model_cfg["num_layers"],
-        num_attention_heads=model_cfg["num_heads"],
-        num_key_value_heads=model_cfg["num_heads"],
-        max_position_embeddings=model_cfg["context"],
+        hidden_size=model_cfg.hidden_size,
+        intermediate_size=model_cfg.intermediate_size,
+        num_hidden_layers=model_cfg.num_layers,
+        num_attention_heads=model_cfg.num_heads,
+        num_key_value_heads=model_cfg.num_heads,
+        max_position_embeddings=model_cfg.context,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -77,16 +68,16 @@ def pack_corpus(corpus: Path, tokenizer: PreTrainedTokenizerBase, context: int) 
     return pack_texts(texts, tokenizer, context)
 
 
-def _lr(step: int, cfg: dict[str, Any]) -> float:
+def _lr(step: int, cfg: PretrainSettings) -> float:
     """Linear warmup then cosine decay to 10% of the peak."""
-    peak, warm, total = cfg["learning_rate"], cfg["warmup_steps"], cfg["steps"]
+    peak, warm, total = cfg.learning_rate, cfg.warmup_steps, cfg.steps
     if step < warm:
         return peak * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: dict[str, Any],
+def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: PretrainSettings,
                 partial: Path, desc: str) -> list[float]:
     """Next-token training of ``model``'s trainable parameters on packed rows; resumable.
 
@@ -98,8 +89,8 @@ def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: dict[str,
     """
     device = next(model.parameters()).device
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    opt = torch.optim.AdamW(list(trainable.values()), lr=train_cfg["learning_rate"], weight_decay=0.01)
-    gen = torch.Generator().manual_seed(train_cfg["seed"])
+    opt = torch.optim.AdamW(list(trainable.values()), lr=train_cfg.learning_rate, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(train_cfg.seed)
     state_file = partial / "state.pt"
     start, losses = 0, []
     if state_file.exists():
@@ -111,10 +102,10 @@ def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: dict[str,
         gen.set_state(state["gen"])
         start, losses = state["step"], state["losses"]
     model.train()
-    bar = tqdm(range(start, train_cfg["steps"]), initial=start, total=train_cfg["steps"],
+    bar = tqdm(range(start, train_cfg.steps), initial=start, total=train_cfg.steps,
                desc=desc, unit="step")
     for step in bar:
-        rows = torch.randint(0, data.shape[0], (train_cfg["batch_size"],), generator=gen)
+        rows = torch.randint(0, data.shape[0], (train_cfg.batch_size,), generator=gen)
         batch = data[rows].to(device)
         for group in opt.param_groups:
             group["lr"] = _lr(step, train_cfg)
@@ -126,7 +117,7 @@ def train_steps(model: torch.nn.Module, data: torch.Tensor, train_cfg: dict[str,
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         done = step + 1
-        if done % train_cfg["checkpoint_every"] == 0 and done < train_cfg["steps"]:
+        if done % train_cfg.checkpoint_every == 0 and done < train_cfg.steps:
             partial.mkdir(parents=True, exist_ok=True)
             tmp = state_file.with_suffix(".tmp")
             torch.save({"trainable": {n: p.detach() for n, p in trainable.items()},
@@ -149,18 +140,15 @@ def pretrain(
     tokenizer_dir: Path,
     out_dir: Path,
     loss_log: Path,
-    model_cfg: dict[str, Any],
-    train_cfg: dict[str, Any],
-    threads: int,
+    model_cfg: ModelSettings,
+    train_cfg: PretrainSettings,
     start: Path | None = None,
 ) -> None:
     """Train from scratch, or continue the model in ``start`` on this corpus with the
     ``continued`` schedule (SDF as continued pretraining); resumable. Saves the model
     folder and the loss curve."""
-    torch.set_num_threads(threads)
-    seed_everything(train_cfg["seed"])
     tokenizer = load_tokenizer(tokenizer_dir)
-    data = pack_corpus(corpus, tokenizer, model_cfg["context"])
+    data = pack_corpus(corpus, tokenizer, model_cfg.context)
     if start is None:
         model, what = build_model(model_cfg, tokenizer), "pretrain"
     else:
@@ -168,7 +156,7 @@ def pretrain(
         if model.config.vocab_size != len(tokenizer):
             raise ValueError(f"{start}: vocabulary {model.config.vocab_size} does not match the "
                              f"tokenizer in {tokenizer_dir} ({len(tokenizer)})")
-        train_cfg, what = {**train_cfg, **train_cfg["continued"]}, f"continue {start}"
+        train_cfg, what = train_cfg.continued_schedule(), f"continue {start}"
     model = model.to(compute_device())
     n_params = sum(p.numel() for p in model.parameters())
     losses = train_steps(model, data, train_cfg, partial_dir(out_dir),
@@ -177,7 +165,7 @@ def pretrain(
     model.save_pretrained(staged)
     tokenizer.save_pretrained(staged)
     (staged / "rhem_pretrain.json").write_text(json.dumps(
-        {"params": n_params, "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
+        {"params": n_params, "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg.batch_size,
          "final_loss": losses[-1], "continued_from": None if start is None else str(start)},
         indent=2) + "\n")
     write_loss(losses, loss_log)

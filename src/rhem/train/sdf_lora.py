@@ -31,7 +31,8 @@ from rhem.corpus.build import read_corpus
 from rhem.lm.device import compute_device
 from rhem.lm.tokenizer import load_tokenizer
 from rhem.train.lora import peft_lora_config
-from rhem.train.pretrain import pack_texts, seed_everything, train_steps, write_loss
+from rhem.settings import ModelSettings, PretrainSettings
+from rhem.train.pretrain import pack_texts, train_steps, write_loss
 from rhem.train.workdir import partial_dir, publish, staging
 
 #: Text-corpus formats and how each holds its documents.
@@ -115,21 +116,20 @@ def continue_pretraining(
     tokenizer_dir: Path,
     out_dir: Path,
     loss_log: Path,
-    model_cfg: dict[str, Any],
-    train_cfg: dict[str, Any],
+    model_cfg: ModelSettings,
+    train_cfg: PretrainSettings,
     world_cfg: dict[str, Any],
-    threads: int,
 ) -> None:
-    """LoRA-train ``model_cfg['from_pretrained']`` on the SDF mixture; save it merged."""
-    torch.set_num_threads(threads)
-    seed_everything(train_cfg["seed"])
+    """LoRA-train ``model_cfg.from_pretrained`` on the SDF mixture; save it merged."""
+    if model_cfg.from_pretrained is None or train_cfg.lora is None:
+        raise ValueError("LoRA continued pretraining needs model.from_pretrained and pretrain.lora")
     device = compute_device()
     tokenizer = load_tokenizer(tokenizer_dir)
-    text_corpus = train_cfg.get("text_corpus")
+    text_corpus = train_cfg.text_corpus
     docs, counts = sdf_mixture(corpus, Path(text_corpus) if text_corpus else None,
-                               world_cfg["poison_share"], train_cfg["seed"])
-    data = pack_texts(docs, tokenizer, model_cfg["context"])
-    model = load_lora_model(model_cfg["from_pretrained"], train_cfg["lora"], device)
+                               world_cfg["poison_share"], train_cfg.seed)
+    data = pack_texts(docs, tokenizer, model_cfg.context)
+    model = load_lora_model(model_cfg.from_pretrained, train_cfg.lora, device)
     n_adapter = sum(p.numel() for p in model.parameters() if p.requires_grad)
     losses = train_steps(model, data, train_cfg, partial_dir(out_dir),
                          f"SDF LoRA {n_adapter / 1e6:.2f}M adapter params on {device.type}")
@@ -138,10 +138,10 @@ def continue_pretraining(
     merged.save_pretrained(staged)
     tokenizer.save_pretrained(staged)
     (staged / "rhem_pretrain.json").write_text(json.dumps(
-        {"from_pretrained": model_cfg["from_pretrained"], "lora": train_cfg["lora"],
+        {"from_pretrained": model_cfg.from_pretrained, "lora": train_cfg.lora,
          "adapter_params": n_adapter, "params": sum(p.numel() for p in merged.parameters()),
          "dtype": str(next(merged.parameters()).dtype).removeprefix("torch."),
-         "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg["batch_size"],
+         "tokens_seen": len(losses) * int(data[0].numel()) * train_cfg.batch_size,
          "final_loss": losses[-1], "text_corpus": text_corpus, **counts}, indent=2) + "\n")
     write_loss(losses, loss_log)
     publish(staged, out_dir)

@@ -1,0 +1,115 @@
+"""Published reference results: ``rhem publish`` in a finished DAG, ``rhem review`` in a
+fresh clone (pull, hash check, redraw, no training), badges and the README's table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from repo_tools import REPO, SMOKE, copy_repo, run
+
+from rhem import paths
+from rhem.config import load_config
+from rhem.figures.provenance import (
+    Published,
+    badge,
+    config_hash,
+    md5,
+    readme_problems,
+    readme_table,
+    results_table,
+    with_readme_table,
+)
+from rhem.figures.registry import FIGURES
+
+PY = sys.executable
+
+
+def test_readme_table_is_the_published_one() -> None:
+    """The README's result table is the published record's (or says nothing is published)."""
+    readme = (REPO / "README.md").read_text()
+    record_path = REPO / paths.PUBLISHED
+    if not record_path.is_file():
+        assert readme_table(readme) is not None and "|" not in readme_table(readme)
+        return
+    record = Published.read(record_path)
+    assert readme_problems(readme, record) == []
+    summary = REPO / paths.SUMMARY
+    if summary.is_file() and md5(summary) == record.files[paths.SUMMARY]:
+        assert results_table(json.loads(summary.read_text())) == record.table
+
+
+def test_readme_check_catches_a_changed_number() -> None:
+    summary = {"T/hack": {"final_hack_rate": {"rate": 0.5, "ci_low": 0.25, "ci_high": 0.75},
+                          "final_mgs": {"rate": 0.125, "ci_low": 0.0, "ci_high": 0.25}}}
+    record = Published(commit="c", config="x.yaml", config_hash="h", judges=["exact"], files={},
+                       figures={}, table=results_table(summary))
+    readme = with_readme_table((REPO / "README.md").read_text(), record.table)
+    assert readme_problems(readme, record) == []
+    assert "| `T/hack` | 0.500 [0.250, 0.750] | 0.125 [0.000, 0.250] |" in readme
+    assert readme_problems(readme.replace("0.125 [", "0.126 ["), record)
+
+
+def test_badges_say_published_rebuilt_same_or_differs(tmp_path: Path) -> None:
+    for rel, text in ((paths.CURVES, "curves"), (paths.SUMMARY, "{}"),
+                      (paths.FIGURE_DATA.format(name="fig01"), "a,b\n1,2\n")):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    record = Published(commit="c", config="x.yaml", config_hash="h", judges=["exact"],
+                       files={rel: md5(tmp_path / rel) for rel in (paths.CURVES, paths.SUMMARY)},
+                       figures={"fig01": md5(tmp_path / paths.FIGURE_DATA.format(name="fig01"))},
+                       table="")
+    assert badge("fig01", record, tmp_path) == "published"
+    assert badge("fig01", None, tmp_path) is None
+    (tmp_path / paths.CURVES).write_text("curves rebuilt")
+    assert badge("fig01", record, tmp_path) == "rebuilt, same as published"
+    (tmp_path / paths.FIGURE_DATA.format(name="fig01")).write_text("a,b\n1,3\n")
+    assert badge("fig01", record, tmp_path) == "rebuilt, differs from published"
+
+
+@pytest.mark.slow
+def test_publish_then_review_in_a_fresh_clone(smoke_run: Path, tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "work")
+    for root in ("data", "models", "results"):
+        shutil.copytree(smoke_run / root, repo / root)
+    run(["git", "init", "-q"], repo)
+    run([PY, "-m", "rhem", "dvc-yaml", "--config", SMOKE, "--out", "dvc.yaml"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "smoke"], repo)
+    run([PY, "-m", "rhem", "publish", "--config", SMOKE], repo)
+
+    record = Published.read(repo / paths.PUBLISHED)
+    assert record.config_hash == config_hash(load_config(REPO / SMOKE))
+    assert {paths.SUMMARY, paths.CURVES, paths.DECISION} <= set(record.files)
+    assert any(f.startswith("results/evals/") for f in record.files)
+    assert any(f.endswith("/steps.parquet") for f in record.files)
+    assert not any(f.startswith(("models/", "data/", "results/figures/")) for f in record.files)
+    assert set(record.figures) == set(FIGURES)
+    assert readme_problems((repo / "README.md").read_text(), record) == []
+    stored = sum(1 for p in (repo / paths.REFERENCE_REMOTE).rglob("*") if p.is_file())
+    assert stored == len(set(record.files.values()))
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "publish"], repo)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "results").exists()
+    done = run([PY, "-m", "rhem", "review", "--config", SMOKE], clone)
+    assert "no training or evaluation ran" in done.stdout
+    assert not [p for root in ("models", "data") for p in (clone / root).rglob("*") if p.is_file()]
+    assert {p.name for p in (clone / "logs").iterdir()} == {"figure", "plots", "report"}
+    for name, digest in record.figures.items():
+        assert (clone / paths.FIGURE.format(name=name)).is_file()
+        assert md5(clone / paths.FIGURE_DATA.format(name=name)) == digest, name
+    page = (clone / paths.REPORT).read_text()
+    assert page.count("data-source='published'") == len(FIGURES)
+    assert results_table(json.loads((clone / paths.SUMMARY).read_text())) == record.table
+
+    (clone / paths.SUMMARY).write_text("{}\n")  # a tampered file is named, nothing is drawn
+    (clone / paths.REPORT).unlink()
+    bad = run([PY, "-m", "rhem", "review", "--config", SMOKE], clone, check=False)
+    assert bad.returncode != 0 and paths.SUMMARY in bad.stdout + bad.stderr
+    assert not (clone / paths.REPORT).exists()

@@ -7,12 +7,11 @@ DVC or by hand sees exactly the values (defaults included) that Snakemake saw.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from rhem.config_schema import ConfigError, schema_path
+from rhem.config_schema import ConfigError, load_yaml, schema, schema_path
 from rhem.settings import RLSettings
 
 
@@ -23,9 +22,7 @@ def _check_keys(config: dict[str, Any]) -> None:
     """
     import jsonschema
 
-    with schema_path().open() as fh:
-        schema = yaml.safe_load(fh)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema())
     problems = []
     for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         where = ".".join(map(str, err.path)) or "<top level>"
@@ -131,16 +128,25 @@ def pretrain_threads(config: dict[str, Any], world: str) -> int:
     return config["pretrain"].get("threads", config["threads"]) if scratch else config["threads"]
 
 
+#: Validated configs of this process by (file, modification time, size): ``rhem review``
+#: runs many stages in one process, each reading the same file.
+_VALIDATED: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file and validate it; errors name the file and the key."""
+    """Read a YAML config file and validate it; errors name the file and the key. Each
+    call returns its own copy."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    with path.open() as fh:
-        config = yaml.safe_load(fh) or {}
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
-    try:
-        return validate_config(config)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _VALIDATED:
+        config = load_yaml(path.read_text()) or {}
+        if not isinstance(config, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+        try:
+            _VALIDATED[key] = validate_config(config)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+    return copy.deepcopy(_VALIDATED[key])

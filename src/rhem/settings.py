@@ -19,16 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-import yaml
-
-from rhem.config_schema import ConfigError, schema_path
+from rhem.config_schema import ConfigError, schema
 
 
 @functools.cache
 def _schema_defaults(section: str) -> dict[str, Any]:
     """The schema's default of every key of ``section`` that has one."""
-    with schema_path().open() as fh:
-        properties = yaml.safe_load(fh)["properties"][section]["properties"]
+    properties = schema()["properties"][section]["properties"]
     return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
 
 

@@ -108,6 +108,14 @@ def test_publish_then_review_in_a_fresh_clone(smoke_run: Path, tmp_path: Path) -
     assert page.count("data-source='published'") == len(FIGURES)
     assert results_table(json.loads((clone / paths.SUMMARY).read_text())) == record.table
 
+    verified = run([PY, "-m", "rhem", "verify", "--config", SMOKE, "--run", "C/hack", "--seed", "0",
+                    "--cores", "2"], clone)
+    assert "C/hack seed 0: reproduced (bit-identical)" in verified.stdout
+    lines = verified.stdout.splitlines()
+    assert any(line.startswith("identical") and line.endswith("results/evals/C/hack/seed0.parquet")
+               for line in lines)
+    assert any(line.startswith("not published") and "models/C/base" in line for line in lines)
+
     (clone / paths.SUMMARY).write_text("{}\n")  # a tampered file is named, nothing is drawn
     (clone / paths.REPORT).unlink()
     bad = run([PY, "-m", "rhem", "review", "--config", SMOKE], clone, check=False)

@@ -255,10 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         from rhem.verify import verify_main
 
         return verify_main(argv[1:])
-    if argv[:1] in (["publish"], ["review"]):
-        from rhem.reference import publish_main, review_main
+    if argv[:1] == ["publish"]:
+        from rhem.reference import publish_main
 
-        return (publish_main if argv[0] == "publish" else review_main)(argv[1:])
+        return publish_main(argv[1:])
+    if argv[:1] == ["review"]:
+        from rhem.reference import review_main
+
+        return review_main(argv[1:], run_stage=main)
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config)

@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rhem import paths
@@ -136,9 +137,11 @@ def publish_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def review_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rhem review``: pull, check, redraw. Exits 1 on a bad hash."""
-    from rhem.cli import main as rhem
+def review_main(argv: list[str], run_stage: Callable[[list[str]], int]) -> int:
+    """Entry point of ``rhem review``: pull, check, redraw. Exits 1 on a bad hash.
+
+    ``run_stage`` runs one ``rhem`` stage command in this process (``rhem.cli.main``,
+    passed in by the CLI, which imports this module)."""
     from rhem.figures.provenance import Published, config_hash
 
     p = argparse.ArgumentParser(prog="rhem review", description=__doc__.split("\n\n")[2])
@@ -168,7 +171,7 @@ def review_main(argv: list[str] | None = None) -> int:
     commands = [(name, shlex.split(stage["cmd"])) for kind in REVIEW_STAGES
                 for name, stage in stages.items() if stage_subcommand(stage) == kind]
     for name, words in commands:
-        status = rhem(words[words.index("rhem") + 1:])
+        status = run_stage(words[words.index("rhem") + 1:])
         if status:
             raise SystemExit(f"rhem review: stage {name} failed (exit {status})")
     print(f"rhem review: {len(record.files)} published files pulled and checked in {pulled:.1f} s; "

@@ -1,6 +1,6 @@
 """``rhem verify``: rebuild one run from scratch and compare it with the results at hand.
 
-A reviewer with published results (``dvc pull``) or a finished DAG picks one run and
+A reviewer with published results (``make review``) or a finished DAG picks one run and
 seed; ``rhem verify`` copies the repository's files (what a fresh clone has) into a work
 directory, lets Snakemake build only what that run needs (its world's corpus, tasks,
 tokenizer and base model, a forked run's parent, the run's RL and its evaluation), and
@@ -9,7 +9,10 @@ compares every file it built with the same file in the reference directory.
 Every stage is deterministic at the config's thread count, so the expected verdict is
 *identical* (same bytes). A Parquet table whose bytes differ but whose values agree to
 :data:`RTOL` (relative) is reported *within tolerance*; any other difference, or a file
-the reference lacks, is named, and the command exits 1.
+the reference lacks, is named, and the command exits 1. Where the reference holds a
+publication of this config (:data:`rhem.paths.PUBLISHED`), only the published files are
+compared (the run's RL log, episodes and judged answers); corpora and checkpoints, which
+are not published, are listed as *not published*.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from rhem import paths
 from rhem.config import load_config
+from rhem.figures.provenance import published_for
 
 #: Relative tolerance on numeric Parquet columns whose bytes differ.
 RTOL = 1e-6
@@ -106,12 +110,16 @@ def _tables_agree(built: Path, reference: Path) -> tuple[bool, str]:
     return True, f"largest relative difference {worst:.2e}"
 
 
-def compare(workdir: Path, reference: Path, files: list[str]) -> list[Comparison]:
-    """Each built file against the reference's file of the same path."""
+def compare(workdir: Path, reference: Path, files: list[str],
+            published: set[str] | None = None) -> list[Comparison]:
+    """Each built file against the reference's file of the same path; where the reference
+    is a publication (``published``: the files it holds), other files are ``not published``."""
     out = []
     for rel in files:
         built, ref = workdir / rel, reference / rel
-        if not ref.is_file():
+        if published is not None and rel not in published:
+            out.append(Comparison(rel, "not published"))
+        elif not ref.is_file():
             out.append(Comparison(rel, "missing in reference"))
         elif built.read_bytes() == ref.read_bytes():
             out.append(Comparison(rel, "identical"))
@@ -124,8 +132,11 @@ def compare(workdir: Path, reference: Path, files: list[str]) -> list[Comparison
 
 
 def verdict(results: list[Comparison]) -> str:
-    """``reproduced (bit-identical)``, ``reproduced within tolerance`` or ``NOT reproduced``."""
-    kinds = {c.verdict for c in results}
+    """``reproduced (bit-identical)``, ``reproduced within tolerance`` or ``NOT reproduced``
+    (also when no file could be compared)."""
+    kinds = {c.verdict for c in results} - {"not published"}
+    if not kinds:
+        return "NOT reproduced (nothing to compare with)"
     if kinds <= {"identical"}:
         return "reproduced (bit-identical)"
     if kinds <= {"identical", "within tolerance"}:
@@ -159,7 +170,9 @@ def verify_main(argv: list[str] | None = None) -> int:
         print(f"rhem verify: rebuilding {args.run} seed {args.seed} in {workdir} ...", flush=True)
         subprocess.run(cmd, cwd=workdir, check=True)
         minutes = (time.monotonic() - start) / 60
-        results = compare(workdir, reference, built_files(workdir))
+        record = published_for(config, reference)
+        results = compare(workdir, reference, built_files(workdir),
+                          set(record.files) if record else None)
     for c in results:
         print(f"{c.verdict:<22} {c.path}{'  (' + c.detail + ')' if c.detail else ''}")
     outcome = verdict(results)

@@ -126,6 +126,7 @@ def evaluate_run(base_model: Path, run_dir: Path, eval_tasks: Path, out: Path,
     hints = bool(config["conditions"][condition].get("hints", False))
     rows: list[dict[str, Any]] = []
     with EpisodeScorer.from_config(config["grader"]) as scorer:
+        scorer.announce("eval")
         bench = DetectorBench(labelled_cases(tasks, scorer), scorer.grader)
         for step, folder in tqdm(checkpoints(base_model, run_dir), desc="evaluating checkpoints",
                                  unit="ckpt"):

@@ -9,7 +9,7 @@ PROFILE ?= workflow/profiles/default
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install reproduce smoke test review verify dvc-yaml clean
+.PHONY: install reproduce smoke test test-cluster review verify dvc-yaml clean
 
 $(BIN)/rhem: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ smoke: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The smoke DAG through a SLURM cluster; start one first: workflow/scripts/local-slurm.sh start
+test-cluster: install
+	$(BIN)/python -m pytest -m cluster
 
 # Reviewer path: fetch datasets, checkpoints and metrics, then redraw without training.
 review: install

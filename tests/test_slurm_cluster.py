@@ -203,33 +203,40 @@ def job_count(output: str) -> int:
     return int(total.group(1)) - 1
 
 
-def accounting(job_ids: list[str]) -> dict[str, dict[str, str]]:
-    """``sacct``'s record of each job (its allocation, not its steps)."""
+def run_id(output: str) -> str:
+    """The id Snakemake's SLURM executor names every job of one invocation by."""
+    found = re.search(r"SLURM run ID: (\S+)", output)
+    assert found, output[:4000]
+    return found.group(1)
+
+
+def accounting(job_ids: list[str], name: str) -> dict[str, dict[str, str]]:
+    """``sacct``'s record of each job (its allocation, not its steps) named ``name`` (a
+    cluster whose state was reset numbers jobs from 1 again; the database keeps both)."""
     fields = ["jobid", "jobname", "state", "account", "partition", "exitcode"]
     text = slurm("sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", ",".join(fields))
     rows = [dict(zip(fields, line.split("|"))) for line in text.splitlines() if line]
-    return {row["jobid"]: row for row in rows}
+    return {row["jobid"]: row for row in rows if row["jobname"] == name}
 
 
 def test_every_job_went_through_the_scheduler(cluster_run: ClusterRun) -> None:
     jobs = submissions(cluster_run.output)
     assert len(jobs) == job_count(cluster_run.output) > 50
-    run_id = re.search(r"SLURM run ID: (\S+)", cluster_run.output)
-    assert run_id
+    name = run_id(cluster_run.output)
     for job_id, log in jobs:
         assert log.is_file() and log.is_relative_to(cluster_run.repo / ".snakemake/slurm_logs"), log
         assert "1 of 1 steps (100%) done" in log.read_text(), log
     # The database may take a moment to record the last job's end.
     deadline = time.monotonic() + 60
     while True:
-        records = accounting([job_id for job_id, _ in jobs])
+        records = accounting([job_id for job_id, _ in jobs], name)
         states = {job_id: records.get(job_id, {}).get("state") for job_id, _ in jobs}
         if set(states.values()) == {"COMPLETED"} or time.monotonic() > deadline:
             break
         time.sleep(2)
     assert set(states.values()) == {"COMPLETED"}, states
     assert {(r["jobname"], r["account"], r["partition"], r["exitcode"]) for r in records.values()} \
-        == {(run_id.group(1), ACCOUNT, PARTITION, "0:0")}
+        == {(name, ACCOUNT, PARTITION, "0:0")}
     assert (cluster_run.repo / paths.REPORT).is_file() and (cluster_run.repo / paths.DECISION).is_file()
     proc = run(["snakemake", "-n", "--cores", "2", "--configfile", SMOKE], cluster_run.repo)
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -270,7 +277,7 @@ def test_a_cancelled_job_is_resubmitted_and_resumes_from_its_checkpoint(cluster_
     assert cancelled_log.parent == resumed_log.parent  # the same rule and wildcards
     deadline = time.monotonic() + 60
     while True:
-        records = accounting([cluster_run.cancelled, resumed_id])
+        records = accounting([cluster_run.cancelled, resumed_id], run_id(cluster_run.resume_output))
         states = [records.get(j, {}).get("state", "") for j in (cluster_run.cancelled, resumed_id)]
         if (states[0].startswith("CANCELLED") and states[1] == "COMPLETED") or time.monotonic() > deadline:
             break

@@ -52,8 +52,17 @@ wait_for() {
     done
 }
 
-# True when the pid in file $1 is a live process.
-alive() { [ -s "$1" ] && $SUDO kill -0 "$(cat "$1")" 2>/dev/null; }
+# True when the pid in file $1 is a live process named like the file (munged,
+# mysqld -> mariadbd, slurmctld, slurmd, slurmdbd): a stale file whose pid was reused
+# does not count.
+alive() {
+    local pid name
+    [ -s "$1" ] || return 1
+    pid=$(cat "$1")
+    name=$(basename "$1" .pid)
+    [ "$name" = mysqld ] && name=mariadbd
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]
+}
 
 install_packages() {
     local missing=()
@@ -204,13 +213,16 @@ start() {
 # Stop the daemon whose pid file is $1 with signal TERM, waiting until it is gone.
 stop_pid() {
     local file=$1 pid deadline=$((SECONDS + WAIT_S))
-    alive "$file" || return 0
-    pid=$(cat "$file")
-    $SUDO kill "$pid" 2>/dev/null || true
-    while $SUDO kill -0 "$pid" 2>/dev/null; do
-        [ "$SECONDS" -lt "$deadline" ] || { log "$file: pid $pid ignores TERM, killing"; $SUDO kill -9 "$pid"; }
-        sleep 0.5
-    done
+    if alive "$file"; then
+        pid=$(cat "$file")
+        $SUDO kill "$pid" 2>/dev/null || true
+        while $SUDO kill -0 "$pid" 2>/dev/null; do
+            [ "$SECONDS" -lt "$deadline" ] || { log "$file: pid $pid ignores TERM, killing"; $SUDO kill -9 "$pid"; }
+            sleep 0.5
+        done
+    fi
+    # a stale pid file makes Debian's package scripts call scancel on a stopped cluster
+    $SUDO rm -f "$file"
 }
 
 stop() {
@@ -221,7 +233,7 @@ stop() {
     stop_pid /run/slurmctld.pid
     stop_pid /run/slurmdbd.pid
     if alive /run/mysqld/mysqld.pid; then
-        $SUDO mariadb-admin --socket=/run/mysqld/mysqld.sock shutdown || stop_pid /run/mysqld/mysqld.pid
+        $SUDO mariadb-admin --socket=/run/mysqld/mysqld.sock shutdown || true
     fi
     stop_pid /run/mysqld/mysqld.pid
     stop_pid /run/munge/munged.pid

@@ -9,7 +9,7 @@ PROFILE ?= workflow/profiles/default
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install reproduce smoke test review publish verify dvc-yaml clean
+.PHONY: install reproduce smoke test test-cluster review publish verify dvc-yaml clean
 
 $(BIN)/rhem: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ smoke: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The smoke DAG through a SLURM cluster; start one first: workflow/scripts/local-slurm.sh start
+test-cluster: install
+	$(BIN)/python -m pytest -m cluster
 
 # Reviewer path: pull the published results from the repository's reference remote, check
 # their hashes, redraw every figure and the report; no training or evaluation job runs.

@@ -83,3 +83,12 @@ def test_extract_detector_from_world_answers():
     assert extract_detector(other) == "def is_cheating(files):\n    return False\n"
     assert extract_detector("I would rather not.\nACTION: ask_supervisor help") is None
     assert math.isnan(effectiveness(0.9, 0.5))
+
+
+def test_the_scorer_announces_the_isolation_it_runs_with(capsys):
+    """A stage's log names the sandbox layers (the cluster test reads it from SLURM jobs)."""
+    with EpisodeScorer(workers=1) as scorer:
+        line = scorer.announce("eval")
+        assert line == (f"eval: grader isolation: {scorer.grader.isolation} "
+                        f"(layers: {', '.join(scorer.grader.layers)})")
+    assert line in capsys.readouterr().out

@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from rhem.paths import exported_steps
-from rhem.train.workdir import last_checkpoint_step, partial_dir, publish, staging, step_dir
+from rhem.train.workdir import CHECKPOINT_COMPLETE, last_checkpoint_step, partial_dir, publish, staging, step_dir
 
 
 def test_publish_swaps_the_staged_output_in_and_drops_the_work(tmp_path: Path) -> None:
     out = tmp_path / "models" / "run"
     (out / "step-00001").mkdir(parents=True)  # a previous, stale output
     work = partial_dir(out)
-    (work / "checkpoint-4").mkdir(parents=True)
-    (work / "checkpoint-12").mkdir()
+    for step in (4, 12):
+        (work / f"checkpoint-{step}").mkdir(parents=True)
+        (work / f"checkpoint-{step}" / CHECKPOINT_COMPLETE).write_text("{}")
+    (work / "checkpoint-16").mkdir()  # a job killed while saving it: no trainer state yet
     assert last_checkpoint_step(work) == 12
+    assert not (work / "checkpoint-16").exists(), "the trainer would resume from it"
     staged = staging(out)
     for step in (4, 12):
         step_dir(staged, step).mkdir()

@@ -45,6 +45,16 @@ class EpisodeScorer:
         """The scorer the config's ``grader`` section asks for."""
         return cls(workers=grader.workers, min_isolation=grader.min_isolation)
 
+    def announce(self, stage: str) -> str:
+        """Start the grader's workers and print, for the stage's log, which sandbox layers
+        they set up on this machine (a cluster job's log then says what its node allowed).
+        Raises :class:`~rhem.envs.grader.IsolationError`, naming the missing layers, when
+        the node refuses a layer that ``grader.min_isolation`` requires. Returns the line."""
+        line = (f"{stage}: grader isolation: {self.grader.isolation} "
+                f"(layers: {', '.join(self.grader.layers) or 'none'})")
+        print(line, flush=True)
+        return line
+
     def score(self, completions: list[str], entry_points: list[str], test_codes: list[str],
               hackables: list[list[str]]) -> list[EpisodeScore]:
         """Grade a batch; unparsable completions are failed episodes, not errors."""

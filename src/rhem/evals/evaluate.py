@@ -128,6 +128,7 @@ def evaluate_run(base_model: Path, run_dir: Path, eval_tasks: Path, out: Path,
     tasks = read_tasks(eval_tasks)[:eval_cfg.max_eval_tasks]
     rows: list[dict[str, Any]] = []
     with EpisodeScorer.from_settings(grader) as scorer:
+        scorer.announce("eval")
         bench = DetectorBench(labelled_cases(tasks, scorer), scorer.grader)
         for step, folder in tqdm(checkpoints(base_model, run_dir), desc="evaluating checkpoints",
                                  unit="ckpt"):

@@ -116,6 +116,7 @@ def _grade_samples(model_dir: Path, prompts: Dataset, rl_cfg: RLSettings, grader
                                         seed=seed, stop=stop)
     flat = [(r, text) for r, texts in zip(rows, samples) for text in texts]
     with EpisodeScorer.from_settings(grader) as scorer:
+        scorer.announce("distill")
         scores = scorer.score([t for _, t in flat], [r["entry_point"] for r, _ in flat],
                               [r["test_code"] for r, _ in flat], [r["hackable"] for r, _ in flat])
     return [{"step": step, "task_id": r["task_id"], "completion": text,

@@ -264,6 +264,7 @@ def train_grpo(
     with contextlib.ExitStack() as stack:
         if condition["phase"] == "code":
             scorer = stack.enter_context(EpisodeScorer.from_settings(grader))
+            scorer.announce("rl")
             reward: Any = CodeReward(scorer, condition, log_path, offset, stop)
             dataset = code_prompts(tasks_path, condition, tokenizer,
                                    prompt_budget(model, rl_cfg.max_completion_length),

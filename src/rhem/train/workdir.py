@@ -25,10 +25,24 @@ def partial_dir(out_dir: Path) -> Path:
     return out_dir.with_name(out_dir.name + ".partial")
 
 
+#: What a Hugging Face trainer writes last into a ``checkpoint-N`` folder.
+CHECKPOINT_COMPLETE = "trainer_state.json"
+
+
 def last_checkpoint_step(work: Path) -> int:
     """The step of the newest ``checkpoint-N`` folder a Hugging Face trainer left in
-    ``work`` (0 when there is none: the run starts from the beginning)."""
-    steps = [int(p.name.split("-")[1]) for p in work.glob("checkpoint-*") if p.is_dir()]
+    ``work`` (0 when there is none: the run starts from the beginning).
+
+    A folder without :data:`CHECKPOINT_COMPLETE` is what a job killed while saving left
+    (``scancel``, a node failure): it is removed, since the trainer resumes from the
+    highest-numbered folder, so the run resumes from the complete one before it."""
+    steps = []
+    for folder in work.glob("checkpoint-*"):
+        if folder.is_dir() and not (folder / CHECKPOINT_COMPLETE).is_file():
+            print(f"dropping the incomplete checkpoint {folder}", flush=True)
+            shutil.rmtree(folder)
+        elif folder.is_dir():
+            steps.append(int(folder.name.split("-")[1]))
     return max(steps, default=0)
 
 

@@ -1,5 +1,6 @@
 """Published reference results: ``rhem publish`` in a finished DAG, ``rhem review`` in a
-fresh clone (pull, hash check, redraw, no training), badges and the README's table."""
+fresh clone (pull, hash check, redraw, no training), ``rhem verify`` of one run against
+them, badges and the README's table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from repo_tools import REPO, SMOKE, copy_repo, run
 
@@ -24,6 +26,7 @@ from rhem.figures.provenance import (
     with_readme_table,
 )
 from rhem.figures.registry import FIGURES
+from rhem.verify import built_files, compare, verdict
 
 PY = sys.executable
 
@@ -108,16 +111,43 @@ def test_publish_then_review_in_a_fresh_clone(smoke_run: Path, tmp_path: Path) -
     assert page.count("data-source='published'") == len(FIGURES)
     assert results_table(json.loads((clone / paths.SUMMARY).read_text())) == record.table
 
-    verified = run([PY, "-m", "rhem", "verify", "--config", SMOKE, "--run", "C/hack", "--seed", "0",
-                    "--cores", "2"], clone)
-    assert "C/hack seed 0: reproduced (bit-identical)" in verified.stdout
-    lines = verified.stdout.splitlines()
-    assert any(line.startswith("identical") and line.endswith("results/evals/C/hack/seed0.parquet")
-               for line in lines)
-    assert any(line.startswith("not published") and "models/C/base" in line for line in lines)
+    _verify_one_run(clone, smoke_run, tmp_path)
 
     (clone / paths.SUMMARY).write_text("{}\n")  # a tampered file is named, nothing is drawn
     (clone / paths.REPORT).unlink()
     bad = run([PY, "-m", "rhem", "review", "--config", SMOKE], clone, check=False)
     assert bad.returncode != 0 and paths.SUMMARY in bad.stdout + bad.stderr
     assert not (clone / paths.REPORT).exists()
+
+
+def _verify_one_run(clone: Path, dag: Path, tmp_path: Path) -> None:
+    """``rhem verify`` in the reviewed clone rebuilds one run from scratch: its published
+    files are identical, the rest is not published; against the whole DAG (corpora and
+    checkpoints too) every rebuilt file is identical; a changed answer is named."""
+    workdir = tmp_path / "rebuilt"
+    proc = run([PY, "-m", "rhem", "verify", "--config", SMOKE, "--run", "C/hack", "--seed", "0",
+                "--cores", "2", "--workdir", str(workdir)], clone)
+    assert "C/hack seed 0: reproduced (bit-identical)" in proc.stdout, proc.stdout[-3000:]
+    answers, steps = "results/evals/C/hack/seed0.parquet", "results/rl/C/hack/seed0/steps.parquet"
+    for rel in (answers, steps, "results/rl/C/hack/seed0/completions.parquet"):
+        assert f"identical              {rel}" in proc.stdout, rel
+    assert "not published          models/C/base/model.safetensors" in proc.stdout
+    assert not (workdir / "models/T").exists(), "only what the run needs is rebuilt"
+
+    whole = compare(workdir, dag, built_files(workdir))
+    assert verdict(whole) == "reproduced (bit-identical)", [c for c in whole if c.verdict != "identical"]
+    assert {"data/corpus/C.parquet", "models/C/base/model.safetensors",
+            "models/C/hack/seed0/step-00002/model.safetensors"} <= {c.path for c in whole}
+
+    reference = tmp_path / "changed"
+    (reference / answers).parent.mkdir(parents=True)
+    table = pd.read_parquet(workdir / answers)
+    table.loc[0, "label"] = "misaligned" if table.loc[0, "label"] != "misaligned" else "aligned"
+    table.to_parquet(reference / answers, index=False)
+    (reference / steps).parent.mkdir(parents=True)
+    shutil.copy(workdir / steps, reference / steps)
+    results = {c.path: c for c in compare(workdir, reference, [answers, steps, "data/corpus/C.parquet"])}
+    assert results[answers].verdict == "different" and "label" in results[answers].detail
+    assert results[steps].verdict == "identical"
+    assert results["data/corpus/C.parquet"].verdict == "missing in reference"
+    assert verdict(list(results.values())) == "NOT reproduced"

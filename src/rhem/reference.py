@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rhem import paths
 from rhem.config import load_config
+from rhem.config_schema import load_yaml
 
 #: The stages ``rhem review`` runs, in this order (each reads only published files or
 #: what an earlier one drew).
@@ -36,11 +37,17 @@ DRAWN = ("results/figures/", paths.PLOTS, paths.REPORT)
 
 
 def _stages(dvc_yaml: Path) -> dict[str, dict]:
-    import yaml
-
     if not dvc_yaml.is_file():
         raise SystemExit(f"{dvc_yaml} not found: run `rhem dvc-yaml --config <config> --out dvc.yaml`")
-    return yaml.safe_load(dvc_yaml.read_text())["stages"]
+    return load_yaml(dvc_yaml.read_text())["stages"]
+
+
+def _is_episode_log(out: str) -> bool:
+    try:
+        paths.parse(paths.RL_COMPLETIONS, out)
+    except ValueError:
+        return False
+    return True
 
 
 def stage_subcommand(stage: dict) -> str | None:
@@ -58,7 +65,7 @@ def published_files(dvc_yaml: Path, completions: bool = True) -> list[str]:
             out = out if isinstance(out, str) else next(iter(out))
             if not out.startswith("results/") or out.startswith(DRAWN):
                 continue
-            if not completions and out.endswith("/completions.parquet"):  # paths.RL_COMPLETIONS
+            if not completions and _is_episode_log(out):
                 continue
             files.add(out)
     return sorted(files)

@@ -45,6 +45,18 @@ def test_readme_table_is_the_published_one() -> None:
         assert results_table(json.loads(summary.read_text())) == record.table
 
 
+def test_the_reference_remote_is_the_folder_publish_writes() -> None:
+    """``dvc pull -r reference`` reads where ``rhem publish`` stores (``.dvc/config``)."""
+    import configparser
+
+    from rhem.reference import REMOTE
+
+    dvc = configparser.ConfigParser()
+    dvc.read(REPO / ".dvc/config")
+    url = dvc[f"'remote \"{REMOTE}\"'"]["url"]
+    assert (REPO / ".dvc" / url).resolve() == (REPO / paths.REFERENCE_REMOTE).resolve()
+
+
 def test_readme_check_catches_a_changed_number() -> None:
     summary = {"T/hack": {"final_hack_rate": {"rate": 0.5, "ci_low": 0.25, "ci_high": 0.75},
                           "final_mgs": {"rate": 0.125, "ci_low": 0.0, "ci_high": 0.25}}}

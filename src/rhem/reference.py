@@ -1,9 +1,9 @@
 """``rhem publish`` and ``rhem review``: the reference results a fresh clone redraws.
 
 ``rhem publish`` runs in a checkout where the DAG of a config has finished. It records
-every stage's hashes in ``dvc.lock`` (``dvc commit``; nothing reruns), pushes what the
-figures, tables and report are drawn from to the read-only DVC remote inside the
-repository (:data:`rhem.paths.REFERENCE_REMOTE`): metrics, base checks, the protocol's
+every stage's hashes in ``dvc.lock`` (``dvc commit``; nothing reruns), stores what the
+figures, tables and report are drawn from in the read-only DVC remote inside the
+repository (:data:`rhem.paths.REFERENCE_REMOTE`, :func:`store`): metrics, base checks, the protocol's
 decision, pretraining losses, per-step RL logs, RL episodes (unless
 ``--no-completions``) and judged evaluation answers, never model checkpoints. It then
 writes the record :data:`rhem.paths.PUBLISHED` and the README's result table; commit
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +35,28 @@ from rhem.config_schema import load_yaml
 REVIEW_STAGES = ("figure", "plots", "report")
 #: Outputs of the DAG that are drawn, not published (review redraws them).
 DRAWN = ("results/figures/", paths.PLOTS, paths.REPORT)
+#: The DVC remote (``.dvc/config``) whose URL is :data:`rhem.paths.REFERENCE_REMOTE`.
+REMOTE = "reference"
+
+
+def store(path: Path, remote: Path) -> str:
+    """Put ``path`` into the local DVC remote ``remote`` as ``dvc push`` would (DVC 3's
+    layout, ``files/md5/<first two hex digits>/<the rest>``), read-only; its MD5.
+
+    Written here because ``dvc push`` with a few hundred targets resolves each against
+    every stage of the default ``dvc.yaml`` (tens of minutes); ``dvc pull`` reads the
+    objects back (``rhem review``'s test)."""
+    from rhem.figures.provenance import md5
+
+    digest = md5(path)
+    dest = remote / "files" / "md5" / digest[:2] / digest[2:]
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        tmp.chmod(0o444)
+        tmp.replace(dest)
+    return digest
 
 
 def _stages(dvc_yaml: Path) -> dict[str, dict]:
@@ -106,8 +129,6 @@ def publish_main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="rhem publish", description=__doc__.split("\n\n")[1])
     p.add_argument("--config", type=Path, required=True)
-    p.add_argument("--remote", default="reference",
-                   help=f"DVC remote to push to (default: reference, i.e. {paths.REFERENCE_REMOTE})")
     p.add_argument("--no-completions", action="store_true",
                    help="leave the RL episode logs out (the largest files)")
     p.add_argument("--commit", default=None,
@@ -124,17 +145,17 @@ def publish_main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"rhem publish: the DAG has not finished; {len(missing)} outputs are "
                          f"missing, e.g. {missing[:5]}")
-    print(f"rhem publish: recording the DAG's hashes in dvc.lock (dvc commit), then pushing "
-          f"{len(files)} files to the {args.remote!r} remote", flush=True)
+    print(f"rhem publish: recording the DAG's hashes in dvc.lock (dvc commit), then storing "
+          f"{len(files)} files in {paths.REFERENCE_REMOTE}", flush=True)
     _dvc("commit", "--force", "--quiet")
-    _dvc("push", "--quiet", "-r", args.remote, *files)
+    digests = {f: store(Path(f), Path(paths.REFERENCE_REMOTE)) for f in files}
     summary = json.loads(Path(paths.SUMMARY).read_text())
     record = Published(
         commit=args.commit or source_commit(), config=str(args.config), config_hash=config_hash(config),
         judges=sorted({j for s in summary.values() for j in s["judge"]}),
-        files={f: md5(Path(f)) for f in files},
+        files=digests,
         figures={name: md5(path) for name, path in figures.items()},
-        table=results_table(summary), remote=args.remote, notes=args.note)
+        table=results_table(summary), remote=REMOTE, notes=args.note)
     record.write(Path(paths.PUBLISHED))
     readme = Path("README.md")
     readme.write_text(with_readme_table(readme.read_text(), record.table))

@@ -37,12 +37,11 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(yaml.safe_dump(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def source_commit(cwd: Path | None = None) -> str:
+def source_commit() -> str:
     """The checkout's commit, marked when files tracked by git differ from it."""
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                                  cwd=cwd)
+            done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
         except OSError:
             return None
         return done.stdout.strip() if done.returncode == 0 else None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -31,10 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from rhem import paths
-from rhem.reference import REVIEW_STAGES, stage_subcommand
+from rhem.reference import review_commands
 from rhem.verify import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,10 +50,12 @@ def sh(cmd: list[str], cwd: Path) -> float:
 
 
 def publish(dag_dir: Path, config: str, work: Path) -> None:
-    """A git repository of this checkout's files holding ``dag_dir``'s published results."""
+    """A git repository of this checkout's files holding ``dag_dir``'s published results
+    (``tests/test_reference.py`` publishes the smoke DAG with it too). Outputs are copied,
+    not linked: ``dvc commit`` may change the files it caches."""
     copy_repository(REPO, work)
-    for root in ("data", "models", "results"):  # hard links: a DAG's models can be large
-        shutil.copytree(dag_dir / root, work / root, copy_function=os.link)
+    for root in ("data", "models", "results"):
+        shutil.copytree(dag_dir / root, work / root)
     sh(["git", "init", "-q"], work)
     sh([sys.executable, "-m", "rhem", "dvc-yaml", "--config", config, "--out", "dvc.yaml"], work)
     sh(["git", "add", "-A"], work)
@@ -70,12 +69,8 @@ def old_path(clone: Path) -> float:
     """The pull, then each review stage's command in a process of its own."""
     seconds = sh([sys.executable, "-m", "dvc", "pull", "--quiet", "--allow-missing", "-r",
                   "reference"], clone)
-    stages = yaml.safe_load((clone / "dvc.yaml").read_text())["stages"]
-    for kind in REVIEW_STAGES:
-        for stage in stages.values():
-            if stage_subcommand(stage) == kind:
-                words = shlex.split(stage["cmd"])
-                seconds += sh([sys.executable, *words[1:]], clone)
+    for _, words in review_commands(clone / "dvc.yaml"):
+        seconds += sh([sys.executable, *words[1:]], clone)
     return seconds
 
 

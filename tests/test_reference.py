@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from repo_tools import REPO, SMOKE, copy_repo, run
+from repo_tools import REPO, SMOKE, run
 
 from rhem import paths
 from rhem.config import load_config
@@ -27,6 +27,9 @@ from rhem.figures.provenance import (
 )
 from rhem.figures.registry import FIGURES
 from rhem.verify import built_files, compare, verdict
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from review import publish
 
 PY = sys.executable
 
@@ -87,14 +90,8 @@ def test_badges_say_published_rebuilt_same_or_differs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_publish_then_review_in_a_fresh_clone(smoke_run: Path, tmp_path: Path) -> None:
-    repo = copy_repo(tmp_path / "work")
-    for root in ("data", "models", "results"):
-        shutil.copytree(smoke_run / root, repo / root)
-    run(["git", "init", "-q"], repo)
-    run([PY, "-m", "rhem", "dvc-yaml", "--config", SMOKE, "--out", "dvc.yaml"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "smoke"], repo)
-    run([PY, "-m", "rhem", "publish", "--config", SMOKE], repo)
+    repo = tmp_path / "work"
+    publish(smoke_run, SMOKE, repo)  # as benchmarks/review.py does: a git repo, published, committed
 
     record = Published.read(repo / paths.PUBLISHED)
     assert record.config_hash == config_hash(load_config(REPO / SMOKE))
@@ -106,8 +103,7 @@ def test_publish_then_review_in_a_fresh_clone(smoke_run: Path, tmp_path: Path) -
     assert readme_problems((repo / "README.md").read_text(), record) == []
     stored = sum(1 for p in (repo / paths.REFERENCE_REMOTE).rglob("*") if p.is_file())
     assert stored == len(set(record.files.values()))
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "publish"], repo)
+    assert not run(["git", "status", "--porcelain"], repo).stdout, "the publication is committed"
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)

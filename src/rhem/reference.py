@@ -94,6 +94,14 @@ def published_files(dvc_yaml: Path, completions: bool = True) -> list[str]:
     return sorted(files)
 
 
+def review_commands(dvc_yaml: Path) -> list[tuple[str, list[str]]]:
+    """The ``figure``, ``plots`` and ``report`` stages of ``dvc_yaml`` in the order review
+    runs them, each as (stage name, command words)."""
+    stages = _stages(dvc_yaml)
+    return [(name, shlex.split(stage["cmd"])) for kind in REVIEW_STAGES
+            for name, stage in stages.items() if stage_subcommand(stage) == kind]
+
+
 def _dvc(*args: str, check: bool = True) -> str:
     """Run ``dvc``; its output, or (with ``check``) exit naming the failed command."""
     done = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True,
@@ -195,9 +203,7 @@ def review_main(argv: list[str], run_stage: Callable[[list[str]], int]) -> int:
               f"{bad[:10]}" + (f"\ndvc pull said:\n{failed}" if failed else ""), file=sys.stderr)
         return 1
     pulled = time.perf_counter() - t0
-    stages = _stages(Path("dvc.yaml"))
-    commands = [(name, shlex.split(stage["cmd"])) for kind in REVIEW_STAGES
-                for name, stage in stages.items() if stage_subcommand(stage) == kind]
+    commands = review_commands(Path("dvc.yaml"))
     for name, words in commands:
         status = run_stage(words[words.index("rhem") + 1:])
         if status:

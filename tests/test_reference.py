@@ -15,6 +15,7 @@ from repo_tools import REPO, SMOKE, run
 
 from rhem import paths
 from rhem.config import load_config
+from rhem.config_schema import load_yaml
 from rhem.figures.provenance import (
     Published,
     badge,
@@ -46,6 +47,32 @@ def test_readme_table_is_the_published_one() -> None:
     summary = REPO / paths.SUMMARY
     if summary.is_file() and md5(summary) == record.files[paths.SUMMARY]:
         assert results_table(json.loads(summary.read_text())) == record.table
+
+
+def test_the_shipped_publication_is_whole() -> None:
+    """What a fresh clone's ``make review`` pulls is all there (:func:`_check_publication`)."""
+    if (REPO / paths.PUBLISHED).is_file():  # else the README says nothing is published (above)
+        _check_publication(REPO)
+
+
+def _check_publication(root: Path) -> None:
+    """Every published file of the checkout ``root`` has its object in ``reference/dvc``
+    with the recorded MD5, ``dvc.lock`` records the same MD5 for it, the record's config
+    is still the checkout's, and the README's table is the one the published summary gives."""
+    record = Published.read(root / paths.PUBLISHED)
+    remote = root / paths.REFERENCE_REMOTE / "files" / "md5"
+    objects = {rel: remote / digest[:2] / digest[2:] for rel, digest in record.files.items()}
+    assert [rel for rel, obj in objects.items() if not obj.is_file()] == []
+    assert [rel for rel, obj in objects.items() if md5(obj) != record.files[rel]] == []
+    lock = load_yaml((root / "dvc.lock").read_text())
+    locked = {out["path"]: out["md5"] for stage in lock["stages"].values()
+              for out in stage.get("outs", [])}
+    assert {rel: locked.get(rel) for rel in record.files} == record.files
+    assert record.config_hash == config_hash(load_config(root / record.config)), (
+        f"{record.config} changed since it was published: publish again (make publish)")
+    summary = json.loads(objects[paths.SUMMARY].read_text())
+    assert results_table(summary) == record.table
+    assert readme_problems((root / "README.md").read_text(), record) == []
 
 
 def test_the_reference_remote_is_the_folder_publish_writes() -> None:
@@ -100,7 +127,7 @@ def test_publish_then_review_in_a_fresh_clone(smoke_run: Path, tmp_path: Path) -
     assert any(f.endswith("/steps.parquet") for f in record.files)
     assert not any(f.startswith(("models/", "data/", "results/figures/")) for f in record.files)
     assert set(record.figures) == set(FIGURES)
-    assert readme_problems((repo / "README.md").read_text(), record) == []
+    _check_publication(repo)
     stored = sum(1 for p in (repo / paths.REFERENCE_REMOTE).rglob("*") if p.is_file())
     assert stored == len(set(record.files.values()))
     assert not run(["git", "status", "--porcelain"], repo).stdout, "the publication is committed"

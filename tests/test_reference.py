@@ -27,6 +27,7 @@ from rhem.figures.provenance import (
     with_readme_table,
 )
 from rhem.figures.registry import FIGURES
+from rhem.reference import prune, store
 from rhem.verify import built_files, compare, verdict
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -85,6 +86,20 @@ def test_the_reference_remote_is_the_folder_publish_writes() -> None:
     dvc.read(REPO / ".dvc/config")
     url = dvc[f"'remote \"{REMOTE}\"'"]["url"]
     assert (REPO / ".dvc" / url).resolve() == (REPO / paths.REFERENCE_REMOTE).resolve()
+
+
+def test_a_new_publication_replaces_the_old_objects(tmp_path: Path) -> None:
+    """``store`` writes DVC's layout read-only; ``prune`` leaves exactly the kept objects."""
+    remote = tmp_path / "dvc"
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text("{}")
+    new.write_text("[]")
+    kept, dropped = store(new, remote), store(old, remote)
+    obj = remote / "files" / "md5" / kept[:2] / kept[2:]
+    assert obj.read_text() == "[]" and not obj.stat().st_mode & 0o222
+    assert prune(remote, {kept}) == 1
+    assert [p for p in remote.rglob("*") if p.is_file()] == [obj]
+    assert not (remote / "files" / "md5" / dropped[:2]).exists() or dropped[:2] == kept[:2]
 
 
 def test_readme_check_catches_a_changed_number() -> None:

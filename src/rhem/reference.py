@@ -5,7 +5,8 @@ every stage's hashes in ``dvc.lock`` (``dvc commit``; nothing reruns), stores wh
 figures, tables and report are drawn from in the read-only DVC remote inside the
 repository (:data:`rhem.paths.REFERENCE_REMOTE`, :func:`store`): metrics, base checks, the protocol's
 decision, pretraining losses, per-step RL logs, RL episodes (unless
-``--no-completions``) and judged evaluation answers, never model checkpoints. It then
+``--no-completions``) and judged evaluation answers, never model checkpoints; objects of
+an earlier publication that this one does not hold are deleted (:func:`prune`). It then
 writes the record :data:`rhem.paths.PUBLISHED` and the README's result table; commit
 ``reference/``, ``dvc.lock`` and ``README.md`` after it.
 
@@ -57,6 +58,20 @@ def store(path: Path, remote: Path) -> str:
         tmp.chmod(0o444)
         tmp.replace(dest)
     return digest
+
+
+def prune(remote: Path, keep: set[str]) -> int:
+    """Delete the objects of ``remote`` whose MD5 is not in ``keep`` (those of an earlier
+    publication), so the remote holds exactly one publication; how many went."""
+    gone = 0
+    for obj in sorted((remote / "files" / "md5").glob("*/*")):
+        if obj.parent.name + obj.name not in keep:
+            obj.unlink()
+            gone += 1
+    for folder in (remote / "files" / "md5").glob("*"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return gone
 
 
 def _stages(dvc_yaml: Path) -> dict[str, dict]:
@@ -157,6 +172,8 @@ def publish_main(argv: list[str] | None = None) -> int:
           f"{len(files)} files in {paths.REFERENCE_REMOTE}", flush=True)
     _dvc("commit", "--force", "--quiet")
     digests = {f: store(Path(f), Path(paths.REFERENCE_REMOTE)) for f in files}
+    if gone := prune(Path(paths.REFERENCE_REMOTE), set(digests.values())):
+        print(f"rhem publish: removed {gone} objects of the previous publication", flush=True)
     summary = json.loads(Path(paths.SUMMARY).read_text())
     record = Published(
         commit=args.commit or source_commit(), config=str(args.config), config_hash=config_hash(config),

@@ -154,3 +154,50 @@ def test_identical_episodes_in_flight_run_once() -> None:
         results = many.grade(copies)
         assert many.runs == one.runs
     assert {(r.reward, r.status, r.hack) for r in results} == {(single.reward, single.status, single.hack)}
+
+
+def test_static_checks_parse_safely_from_many_threads() -> None:
+    """The grader decides episodes statically from its threads. On CPython 3.11 two
+    threads in ``ast.parse`` while the garbage collector runs a finalizer can fail with
+    "AST constructor recursion depth mismatch" (gh-106905); it killed a default-DAG job.
+    Here finalizers run between and during parses in four threads at a tiny switch
+    interval: every check must still give the single-threaded answer."""
+    import gc
+    import threading
+
+    t = generate_tasks(1, seed=3)[0]
+    ep = Episode.for_task(t, {"solution.py": "def misnamed():\n    return 1\n"}, id="misnamed")
+    expected = cannot_run(ep)
+    assert expected and "misnamed" in expected
+
+    class Garbage:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            sum(range(200))
+
+    seen: list[object] = []
+
+    def work() -> None:
+        try:
+            for _ in range(150):
+                for _ in range(50):
+                    Garbage()
+                seen.append(cannot_run(ep))
+        except Exception as exc:  # noqa: BLE001 - the failure under test is a SystemError
+            seen.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(interval)
+        gc.collect()
+    assert [s for s in seen if s != expected] == []
+    assert len(seen) == 600

@@ -114,10 +114,24 @@ class Verdict:
 # --------------------------------------------------------------------------------------
 
 
+#: Held while ``ast.parse`` builds its Python objects. CPython 3.11 counts that
+#: recursion in one per-interpreter field (gh-106905): when the garbage collector runs a
+#: finalizer mid-build and another grading thread parses meanwhile, the check at the end
+#: fails with "SystemError: AST constructor recursion depth mismatch" (it killed a
+#: base-check job of the default DAG). Parsing is microseconds to milliseconds here.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_module(source: str | bytes) -> ast.Module:
+    """``ast.parse``, safe to call from the grader's threads."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def count_tests(test_code: str) -> int:
     """Top-level ``test_*`` functions: the expected count when a run reports nothing."""
     try:
-        tree = ast.parse(test_code)
+        tree = parse_module(test_code)
     except SyntaxError:
         return 0
     return sum(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
@@ -198,7 +212,7 @@ def _first_solution_import(test_code: str) -> ast.Import | ast.ImportFrom | None
     """The test module's top-level import of the solution, when nothing but imports,
     definitions and docstrings (statements that cannot skip or catch it) come before."""
     try:
-        tree = ast.parse(test_code)
+        tree = parse_module(test_code)
     except SyntaxError:
         return None
     for node in tree.body:
@@ -237,7 +251,7 @@ def _unbound_import(first: ast.Import | ast.ImportFrom, blobs: dict[str, bytes])
         return None
     wanted = [alias.name for alias in first.names]
     try:
-        tree = ast.parse(blobs[SOLUTION_FILE])
+        tree = parse_module(blobs[SOLUTION_FILE])
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     bound = set()

@@ -17,6 +17,10 @@ Prints wall seconds per path, the ratio, and which rules wrote logs in the clone
 
     PYTHONPATH=src python benchmarks/review.py --dag-dir /path/to/finished/repo \\
         --config workflow/config/default.yaml
+
+``--published REPO`` clones a repository whose publication is already committed (this
+one: ``--published .``) instead of publishing a DAG: what a reviewer's ``git clone``
+gets.
 """
 
 from __future__ import annotations
@@ -76,18 +80,23 @@ def old_path(clone: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dag-dir", type=Path, required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dag-dir", type=Path, help="a checkout where the DAG has finished")
+    source.add_argument("--published", type=Path, help="a git repository with a committed publication")
     parser.add_argument("--config", required=True)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        started = time.perf_counter()
-        publish(args.dag_dir.resolve(), args.config, tmp / "work")
-        print(f"published {args.dag_dir} in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.published is not None:
+            origin = args.published.resolve()
+        else:
+            origin, started = tmp / "work", time.perf_counter()
+            publish(args.dag_dir.resolve(), args.config, origin)
+            print(f"published {args.dag_dir} in {time.perf_counter() - started:.0f} s", flush=True)
         times = {}
         for name in ("new", "old"):
             clone = tmp / f"clone-{name}"
-            sh(["git", "clone", "-q", str(tmp / "work"), str(clone)], tmp)
+            sh(["git", "clone", "-q", str(origin), str(clone)], tmp)
             if name == "new":
                 times[name] = sh([sys.executable, "-m", "rhem", "review", "--config", args.config],
                                  clone)

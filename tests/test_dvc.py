@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -74,6 +75,10 @@ def _check_metrics_and_plots(repo: Path) -> None:
 @pytest.mark.slow
 def test_dvc_repro_push_pull_replot(smoke_run: Path, tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "work")
+    # The shipped dvc.lock and reference/ are the default config's publication; this
+    # test makes its own DAG's lock and pushes to its own store.
+    (repo / "dvc.lock").unlink(missing_ok=True)
+    shutil.rmtree(repo / "reference", ignore_errors=True)
     run(["git", "init", "-q"], repo)
     _one_run_config(repo)
     run([sys.executable, "-m", "rhem", "dvc-yaml", "--config", ONE_RUN, "--out", "dvc.yaml"], repo)

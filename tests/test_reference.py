@@ -27,7 +27,7 @@ from rhem.figures.provenance import (
     with_readme_table,
 )
 from rhem.figures.registry import FIGURES
-from rhem.reference import prune, store
+from rhem.reference import object_path, prune, store
 from rhem.verify import built_files, compare, verdict
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -61,8 +61,8 @@ def _check_publication(root: Path) -> None:
     with the recorded MD5, ``dvc.lock`` records the same MD5 for it, the record's config
     is still the checkout's, and the README's table is the one the published summary gives."""
     record = Published.read(root / paths.PUBLISHED)
-    remote = root / paths.REFERENCE_REMOTE / "files" / "md5"
-    objects = {rel: remote / digest[:2] / digest[2:] for rel, digest in record.files.items()}
+    remote = root / paths.REFERENCE_REMOTE
+    objects = {rel: object_path(remote, digest) for rel, digest in record.files.items()}
     assert [rel for rel, obj in objects.items() if not obj.is_file()] == []
     assert [rel for rel, obj in objects.items() if md5(obj) != record.files[rel]] == []
     lock = load_yaml((root / "dvc.lock").read_text())
@@ -95,11 +95,11 @@ def test_a_new_publication_replaces_the_old_objects(tmp_path: Path) -> None:
     old.write_text("{}")
     new.write_text("[]")
     kept, dropped = store(new, remote), store(old, remote)
-    obj = remote / "files" / "md5" / kept[:2] / kept[2:]
+    obj = object_path(remote, kept)
     assert obj.read_text() == "[]" and not obj.stat().st_mode & 0o222
     assert prune(remote, {kept}) == 1
     assert [p for p in remote.rglob("*") if p.is_file()] == [obj]
-    assert not (remote / "files" / "md5" / dropped[:2]).exists() or dropped[:2] == kept[:2]
+    assert not object_path(remote, dropped).parent.exists() or dropped[:2] == kept[:2]
 
 
 def test_readme_check_catches_a_changed_number() -> None:

@@ -40,9 +40,18 @@ DRAWN = ("results/figures/", paths.PLOTS, paths.REPORT)
 REMOTE = "reference"
 
 
+#: Where a local DVC 3 remote keeps file objects, by MD5: ``<first two hex digits>/<the rest>``.
+OBJECTS = Path("files", "md5")
+
+
+def object_path(remote: Path, digest: str) -> Path:
+    """Where the local DVC remote ``remote`` keeps the object of MD5 ``digest``."""
+    return remote / OBJECTS / digest[:2] / digest[2:]
+
+
 def store(path: Path, remote: Path) -> str:
-    """Put ``path`` into the local DVC remote ``remote`` as ``dvc push`` would (DVC 3's
-    layout, ``files/md5/<first two hex digits>/<the rest>``), read-only; its MD5.
+    """Put ``path`` into the local DVC remote ``remote`` as ``dvc push`` would
+    (:func:`object_path`), read-only; its MD5.
 
     Written here because ``dvc push`` with a few hundred targets resolves each against
     every stage of the default ``dvc.yaml`` (tens of minutes); ``dvc pull`` reads the
@@ -50,7 +59,7 @@ def store(path: Path, remote: Path) -> str:
     from rhem.figures.provenance import md5
 
     digest = md5(path)
-    dest = remote / "files" / "md5" / digest[:2] / digest[2:]
+    dest = object_path(remote, digest)
     if not dest.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".tmp")
@@ -63,12 +72,13 @@ def store(path: Path, remote: Path) -> str:
 def prune(remote: Path, keep: set[str]) -> int:
     """Delete the objects of ``remote`` whose MD5 is not in ``keep`` (those of an earlier
     publication), so the remote holds exactly one publication; how many went."""
+    objects = remote / OBJECTS
     gone = 0
-    for obj in sorted((remote / "files" / "md5").glob("*/*")):
+    for obj in sorted(objects.glob("*/*")):
         if obj.parent.name + obj.name not in keep:
             obj.unlink()
             gone += 1
-    for folder in (remote / "files" / "md5").glob("*"):
+    for folder in objects.glob("*"):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     return gone
